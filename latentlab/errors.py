@@ -1,0 +1,22 @@
+"""Errors that are the user's to fix.
+
+Every error raised for bad input derives from ``LatentlabError``: the CLI prints
+its message (no traceback) and exits with code 2. The message names the problem
+*and* the fix.
+"""
+
+
+class LatentlabError(Exception):
+    """Bad input or an unservable request; the message teaches the fix."""
+
+
+class DataError(LatentlabError):
+    """A dataset could not be found, read, verified or validated."""
+
+
+class ConfigError(LatentlabError):
+    """A setting is unknown, of the wrong type, or out of range."""
+
+
+class TrainingDiverged(LatentlabError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
