@@ -1,0 +1,1 @@
+"""One module per `latentlab` sub-command (discovered by latentlab.cli)."""

@@ -1,0 +1,43 @@
+"""latentlab train MODEL [options]: one sub-parser per model, options generated from its configs."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+from latentlab.cli import add_config_options
+from latentlab.config import TrainConfig
+from latentlab.models import MODELS
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model; writes a run folder", description="Train a model and write its run folder.")
+    models = p.add_subparsers(dest="model", metavar="MODEL", required=True)
+    for name, cls in sorted(MODELS.items()):
+        doc = model_summary(cls)
+        m = models.add_parser(name, help=doc, description=doc, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        m.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue the run in RUN_DIR exactly where its checkpoint stopped")
+        add_config_options(m.add_argument_group("training"), TrainConfig)
+        add_config_options(m.add_argument_group(f"{name} model"), cls.Config)
+        m.set_defaults(func=run)
+
+
+def model_summary(cls: type) -> str:
+    """First line of the model class's docstring, else of its module's."""
+    doc = cls.__doc__ or sys.modules[cls.__module__].__doc__ or cls.name
+    return doc.strip().splitlines()[0]
+
+
+def run(args: argparse.Namespace) -> int:
+    from latentlab.train import train
+    names = {f.name for f in dataclasses.fields(TrainConfig)} | {f.name for f in dataclasses.fields(MODELS[args.model].Config)}
+    settings = {k: v for k, v in vars(args).items() if k in names}
+    result = train(args.model, resume=args.resume, **settings)
+    print(f"run folder: {result.dir}")
+    for name in ("samples.png", "reconstructions.png", "losses.png", "latent.png", "report.html"):
+        if (result.dir / name).exists():
+            print(f"  {result.dir / name}")
+    if result.metrics:
+        last = result.metrics[-1]
+        print("last epoch: " + ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k.endswith("loss") or k.endswith("elbo")))
+    return 0

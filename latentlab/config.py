@@ -1,0 +1,126 @@
+"""Flat, typed settings.
+
+Two dataclasses describe a run: ``TrainConfig`` (data, optimiser, loop) and the
+model's own ``Config`` (architecture and loss). Every field has a default and a
+help text; the CLI options are generated from these fields, and the pair is saved
+as ``config.json`` beside the weights. Unknown keys are an error, never ignored.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from latentlab.errors import ConfigError
+
+
+def setting(default: Any, help: str, choices: tuple | None = None) -> Any:
+    """A dataclass field with its help text (the 'comment per field')."""
+    meta = {"help": help}
+    if choices is not None:
+        meta["choices"] = choices
+    return field(default=default, metadata=meta)
+
+
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+BINARIZE = ("none", "static", "dynamic")
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = setting("digits", "named dataset (digits, mnist, fashion-mnist) or a path to .npy/.npz or an image folder")
+    data_dir: str | None = setting(None, "folder holding the dataset's files (else LATENTLAB_DATA, the cache, /usr/share/datasets)")
+    image_size: int | None = setting(None, "resize images of a folder dataset to this square size")
+    val_fraction: float = setting(0.1, "fraction of the training split held out for validation")
+    binarize: str = setting("none", "none: grey levels in [0,1]; static: threshold once; dynamic: Bernoulli resample every batch", BINARIZE)
+    threshold: float = setting(0.5, "threshold for static binarization")
+    epochs: int = setting(10, "passes over the training split")
+    batch_size: int = setting(128, "images per optimiser step")
+    lr: float = setting(1e-3, "learning rate of every optimiser")
+    optimizer: str = setting("adam", "optimiser", OPTIMIZERS)
+    momentum: float = setting(0.9, "SGD momentum; RMSprop momentum is 0")
+    weight_decay: float = setting(0.0, "L2 weight decay")
+    seed: int = setting(0, "seed for weights, splits, batch order and noise")
+    patience: int = setting(0, "early stopping: stop after this many epochs without a better validation loss (0 = off)")
+    device: str = setting("auto", "auto picks CUDA when present", ("auto", "cpu", "cuda"))
+    amp: bool = setting(True, "mixed precision (bfloat16 autocast) on CUDA; no effect on the CPU")
+    out: str | None = setting(None, "run folder (default runs/<model>-<dataset>-<timestamp>)")
+    progress: bool = setting(True, "show a progress bar")
+
+    def validate(self) -> None:
+        if self.epochs < 1:
+            raise ConfigError(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {self.batch_size}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be positive, got {self.lr}")
+        if not 0 <= self.val_fraction < 1:
+            raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.patience < 0:
+            raise ConfigError(f"patience must be >= 0 (0 turns early stopping off), got {self.patience}")
+        if self.patience and self.val_fraction == 0:
+            raise ConfigError("early stopping (patience > 0) needs a validation split: set val_fraction > 0")
+        check_choices(self)
+
+
+def check_choices(cfg: Any) -> None:
+    """Raise ConfigError for a field whose value is not among its declared choices."""
+    for f in dataclasses.fields(cfg):
+        choices = f.metadata.get("choices")
+        value = getattr(cfg, f.name)
+        if choices and value not in choices:
+            raise ConfigError(f"{f.name} must be one of {', '.join(map(str, choices))}; got {value!r}")
+
+
+def field_type(cls: type, f: dataclasses.Field) -> tuple[type, bool]:
+    """(base type, optional?) of a field, resolving `int | None` style hints."""
+    hint = typing.get_type_hints(cls)[f.name]
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args:
+        return next(a for a in args if a is not type(None)), True
+    return hint, False
+
+
+def coerce(cls: type, name: str, value: Any) -> Any:
+    """Check (and, for JSON ints given to float fields, widen) one value."""
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    base, optional = field_type(cls, f)
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"{name} cannot be empty (None); give a {base.__name__}")
+    if base is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if base is bool and not isinstance(value, bool) or base is not bool and isinstance(value, bool):
+        raise ConfigError(f"{name} must be a {base.__name__}, got {value!r}")
+    if not isinstance(value, base):
+        raise ConfigError(f"{name} must be a {base.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def from_dict(cls: type, values: dict[str, Any], what: str = "setting") -> Any:
+    """Build a config dataclass; unknown keys are an error listing the valid ones."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ConfigError(f"unknown {what}(s) {', '.join(unknown)}; valid: {', '.join(names)}")
+    cfg = cls(**{k: coerce(cls, k, v) for k, v in values.items()})
+    if hasattr(cfg, "validate"):
+        cfg.validate()
+    else:
+        check_choices(cfg)
+    return cfg
+
+
+def split_settings(model_config: type, settings: dict[str, Any]) -> tuple[dict, dict]:
+    """Split flat keyword settings into (train, model) dicts; unknown keys are an error."""
+    train_names = {f.name for f in dataclasses.fields(TrainConfig)}
+    model_names = {f.name for f in dataclasses.fields(model_config)}
+    unknown = sorted(set(settings) - train_names - model_names)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown)}; valid: {', '.join(sorted(train_names | model_names))}")
+    train = {k: v for k, v in settings.items() if k in train_names}
+    model = {k: v for k, v in settings.items() if k in model_names}
+    return train, model
