@@ -108,7 +108,11 @@ def make_pictures(model, data, run_dir: str | Path, metrics: list[dict], n: int 
     model.eval()
     made: list[Path] = []
     torch.manual_seed(0)
-    if model.can_sample and not model.conditional:
+    if model.can_sample and model.conditional:  # one row per label
+        per = 10
+        y = torch.arange(model.num_classes, device=model.device).repeat_interleave(per)
+        made.append(save_grid(model.sample(len(y), y), run_dir / "samples.png", nrow=per))
+    elif model.can_sample:
         made.append(save_grid(model.sample(n), run_dir / "samples.png"))
     if model.can_encode:
         x = data.test.x[:32].to(model.device)
