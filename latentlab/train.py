@@ -64,9 +64,10 @@ def make_optimizer(cfg: TrainConfig, params: list, betas: tuple[float, float]) -
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
-def train(model: str = "vae", resume: str | Path | None = None, **settings: Any) -> Run:
+def train(model: str = "vae", resume: str | Path | None = None, data: datasets.Dataset | None = None, **settings: Any) -> Run:
     """Train ``model`` (a name from ``latentlab list``) with flat keyword settings, e.g.
-    ``train("vae", dataset="mnist", epochs=5, latent_dim=2)``. ``resume`` continues a run folder."""
+    ``train("vae", dataset="mnist", epochs=5, latent_dim=2)``. ``resume`` continues a run folder;
+    ``data`` trains on an in-memory ``Dataset`` instead of loading ``dataset`` (its name is recorded)."""
     cls = get_model_class(model)
     if resume is not None:
         info = read_run(resume)
@@ -77,9 +78,11 @@ def train(model: str = "vae", resume: str | Path | None = None, **settings: Any)
             raise ConfigError(f"cannot change {', '.join(fixed)} when resuming; only {', '.join(RESUMABLE)} may change")
         train_cfg = dataclasses.replace(info.train, **settings)
         train_cfg.validate()
-        return fit(cls, train_cfg, info.model_cfg, run_dir=info.dir, resume=True)
+        return fit(cls, train_cfg, info.model_cfg, run_dir=info.dir, resume=True, data=data)
     train_kw, model_kw = split_settings(cls.Config, settings)
-    return fit(cls, from_dict(TrainConfig, train_kw), from_dict(cls.Config, model_kw, "model setting"))
+    if data is not None:
+        train_kw.setdefault("dataset", data.name)
+    return fit(cls, from_dict(TrainConfig, train_kw), from_dict(cls.Config, model_kw, "model setting"), data=data)
 
 
 class _StopFlag:
@@ -104,12 +107,14 @@ class _StopFlag:
             signal.signal(signal.SIGINT, self._old)
 
 
-def fit(cls: type[GenerativeModel], cfg: TrainConfig, model_cfg: Any, run_dir: Path | None = None, resume: bool = False) -> Run:
+def fit(cls: type[GenerativeModel], cfg: TrainConfig, model_cfg: Any, run_dir: Path | None = None, resume: bool = False,
+        data: datasets.Dataset | None = None) -> Run:
     rank0 = dist.rank() == 0
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
-    data = datasets.load_dataset(cfg.dataset, cfg.data_dir, cfg.val_fraction, cfg.seed, cfg.image_size,
-                                 cfg.binarize, cfg.threshold)
+    if data is None:
+        data = datasets.load_dataset(cfg.dataset, cfg.data_dir, cfg.val_fraction, cfg.seed, cfg.image_size,
+                                     cfg.binarize, cfg.threshold)
     try:
         model: GenerativeModel = cls(model_cfg, data.shape, data.num_classes).to(device)
     except ValueError as e:  # an architecture that does not fit the data
