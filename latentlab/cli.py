@@ -1,8 +1,8 @@
 """The `latentlab` command. Each module in ``latentlab/commands`` is one
 sub-command: it defines ``register(subparsers)`` and sets ``func`` on its parser.
 
-Exit codes: 0 done, 1 training diverged, 2 bad input (message, no traceback),
-130 interrupted (a checkpoint was saved).
+Exit codes: 0 done, 1 training diverged or a distributed process was lost,
+2 bad input (message, no traceback), 130 interrupted (a checkpoint was saved).
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pkgutil
 import sys
 
 from latentlab.config import field_type
+from latentlab.distributed import DistributedError
 from latentlab.errors import LatentlabError, TrainingDiverged
 
 
@@ -43,10 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # the words as typed, for commands that re-launch themselves (train --nproc)
     try:
         return args.func(args) or 0
-    except TrainingDiverged as e:
+    except (TrainingDiverged, DistributedError) as e:
         print(f"latentlab: training stopped: {e}", file=sys.stderr)
         return 1
     except LatentlabError as e:

@@ -109,9 +109,10 @@ class _StopFlag:
 
 def fit(cls: type[GenerativeModel], cfg: TrainConfig, model_cfg: Any, run_dir: Path | None = None, resume: bool = False,
         data: datasets.Dataset | None = None) -> Run:
-    rank0 = dist.rank() == 0
     device = resolve_device(cfg.device)
-    torch.manual_seed(cfg.seed)
+    dist.init(device)  # joins the process group when launched by torchrun
+    rank0 = dist.rank() == 0
+    torch.manual_seed(cfg.seed)  # the same initial weights on every rank
     if data is None:
         data = datasets.load_dataset(cfg.dataset, cfg.data_dir, cfg.val_fraction, cfg.seed, cfg.image_size,
                                      cfg.binarize, cfg.threshold)
@@ -120,29 +121,48 @@ def fit(cls: type[GenerativeModel], cfg: TrainConfig, model_cfg: Any, run_dir: P
     except ValueError as e:  # an architecture that does not fit the data
         raise ConfigError(str(e)) from e
     groups = model.optimizer_groups()
-    schedule = model.schedule()
     wrapped = dist.wrap(model, device)  # DDP when launched by torchrun, else the model itself
     opts = {g: make_optimizer(cfg, ps, model.adam_betas) for g, ps in groups.items()}
-    run_dir = Path(run_dir or cfg.out or default_run_dir(cls.name, cfg.dataset))
+    run_dir = Path(dist.broadcast(str(run_dir or cfg.out or default_run_dir(cls.name, cfg.dataset))))
     state = {"epoch": 0, "batch": 0, "step": 0, "best": math.inf, "bad_epochs": 0, "sums": {}, "seen": 0}
     if resume:
         state = restore(run_dir, model, opts)
     elif rank0:
         start_run_dir(run_dir, cls, cfg, model_cfg, data)
+    if dist.world_size() > 1:  # independent noise per rank, reproducible from (seed, rank, step)
+        torch.manual_seed(cfg.seed + 7919 * dist.rank() + 104729 * state["step"])
     dist.barrier()
+    try:
+        status = loop(model, wrapped, opts, groups, data, cfg, device, run_dir, state)
+    except RuntimeError as e:
+        if not dist.is_distributed():
+            raise
+        raise dist.DistributedError(
+            f"rank {dist.rank()} lost the other processes ({str(e).splitlines()[0]}): one of them died or the network failed. "
+            f"The last checkpoint in {run_dir} is kept; start the job again with --resume {run_dir}") from e
+    dist.barrier()
+    metrics = read_metrics(run_dir)
+    if rank0:
+        plots.make_pictures(model, data, run_dir, metrics)
+    return Run(run_dir, model.eval(), cfg, metrics, status)
 
+
+def loop(model: GenerativeModel, wrapped: torch.nn.Module, opts: dict, groups: dict, data: datasets.Dataset,
+         cfg: TrainConfig, device: torch.device, run_dir: Path, state: dict) -> str:
+    """The epochs; returns "finished" or "early-stopped" (raises on Ctrl-C and on a NaN)."""
+    rank0 = dist.rank() == 0
+    schedule = model.schedule()
     amp = device.type == "cuda" and cfg.amp
     dynamic = cfg.binarize == "dynamic"
-    status = "finished"
     with _StopFlag() as stop:
         for epoch in range(state["epoch"], cfg.epochs):
             model.train()
             started = time.perf_counter()
-            n_batches = dist.num_batches(len(data.train), cfg.batch_size)
-            bar = tqdm(total=n_batches, initial=state["batch"], desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                       disable=not (cfg.progress and rank0), leave=False, dynamic_ncols=True)
+            bar = tqdm(total=dist.num_batches(len(data.train), cfg.batch_size), initial=state["batch"],
+                       desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (cfg.progress and rank0), leave=False, dynamic_ncols=True)
             batches = datasets.iterate_batches(data.train, cfg.batch_size, shuffle=True, epoch=epoch, seed=cfg.seed,
                                                rank=dist.rank(), world_size=dist.world_size())
+            interrupted = False
             for i, (x, y) in enumerate(batches):
                 if i < state["batch"]:
                     continue  # done before the checkpoint this run resumed from
@@ -151,26 +171,24 @@ def fit(cls: type[GenerativeModel], cfg: TrainConfig, model_cfg: Any, run_dir: P
                     x = torch.bernoulli(x)
                 group = schedule[state["step"] % len(schedule)]
                 terms = step(wrapped, model, opts, groups, group, x, y, amp)
-                check_finite(terms, state, run_dir)
+                if dist.any_rank(not all(map(math.isfinite, terms.values()))):
+                    check_finite(terms, state, run_dir)
+                    raise TrainingDiverged(f"a loss became NaN or infinite on another rank at step {state['step']}; "
+                                           f"the last good checkpoint in {run_dir} is kept")
                 accumulate(state, terms, group if len(groups) > 1 else "", len(x))
                 state["batch"] += 1
                 state["step"] += 1
                 bar.update()
                 bar.set_postfix({k: f"{v:.3g}" for k, v in terms.items()}, refresh=False)
-                if stop.set:
+                if dist.any_rank(stop.set):
+                    interrupted = True
                     break
             bar.close()
-            if stop.set:
+            if interrupted:
                 if rank0:
                     save_checkpoint(run_dir, model, opts, state)
                 raise KeyboardInterrupt(f"interrupted: checkpoint saved in {run_dir}; continue with --resume {run_dir}")
-            row = {"epoch": epoch + 1, **{f"train_{k}": t / c for k, (t, c) in state["sums"].items()}}
-            model.eval()
-            if len(data.val):
-                row.update({f"val_{k}": v for k, v in evaluate(model, data.val, cfg.batch_size, dynamic, cfg.seed).items()})
-            row["seconds"] = round(time.perf_counter() - started, 3)
-            row["images_per_s"] = round(state["seen"] * dist.world_size() / max(row["seconds"], 1e-9), 1)
-            model.fit_end(data.train.x)
+            row = end_epoch(model, data, cfg, state, epoch, started)
             improved = row.get("val_loss", math.inf) < state["best"]
             state.update(epoch=epoch + 1, batch=0, sums={}, seen=0,
                          best=row["val_loss"] if improved else state["best"],
@@ -183,15 +201,25 @@ def fit(cls: type[GenerativeModel], cfg: TrainConfig, model_cfg: Any, run_dir: P
                 if cfg.progress:
                     print(format_row(row), flush=True)
             if cfg.patience and state["bad_epochs"] >= cfg.patience:
-                status = "early-stopped"
                 if rank0:
                     print(f"early stopping: no better validation loss for {cfg.patience} epochs", flush=True)
-                break
-    dist.barrier()
-    metrics = read_metrics(run_dir)
-    if rank0:
-        plots.make_pictures(model, data, run_dir, metrics)
-    return Run(run_dir, model.eval(), cfg, metrics, status)
+                return "early-stopped"
+    return "finished"
+
+
+def end_epoch(model: GenerativeModel, data: datasets.Dataset, cfg: TrainConfig, state: dict, epoch: int, started: float) -> dict:
+    """The epoch's metrics row (training terms summed over ranks, validation as rank 0 saw it); fit_end."""
+    keys = sorted(state["sums"])
+    totals = dist.all_reduce_sum([v for k in keys for v in state["sums"][k]] + [state["seen"]])
+    row = {"epoch": epoch + 1, **{f"train_{k}": totals[2 * i] / totals[2 * i + 1] for i, k in enumerate(keys)}}
+    model.eval()
+    if len(data.val):
+        val = evaluate(model, data.val, cfg.batch_size, cfg.binarize == "dynamic", cfg.seed)
+        row.update({f"val_{k}": v for k, v in dist.broadcast(val).items()})  # one decision for early stopping
+    row["seconds"] = round(time.perf_counter() - started, 3)
+    row["images_per_s"] = round(totals[-1] / max(row["seconds"], 1e-9), 1)
+    model.fit_end(data.train.x)
+    return row
 
 
 def start_run_dir(run_dir: Path, cls: type[GenerativeModel], cfg: TrainConfig, model_cfg: Any, data: datasets.Dataset) -> None:
@@ -221,11 +249,16 @@ def restore(run_dir: Path, model: GenerativeModel, opts: dict) -> dict:
     torch.set_rng_state(saved["rng"])
     if torch.cuda.is_available() and saved.get("cuda_rng") is not None:
         torch.cuda.set_rng_state_all(saved["cuda_rng"])
+    loop_state = saved["loop"]
+    old_world = loop_state.get("world_size", 1)
+    if loop_state["batch"] and old_world != dist.world_size():
+        # mid-epoch checkpoint from another number of processes: continue after as many images as were seen
+        loop_state["batch"] = round(loop_state["batch"] * old_world / dist.world_size())
     # metrics.jsonl keeps only the epochs the checkpoint has seen
     rows = [r for r in read_metrics(run_dir) if r["epoch"] <= saved["loop"]["epoch"]]
     if dist.rank() == 0:
         (run_dir / METRICS).write_text("".join(json_line(r) for r in rows))
-    return saved["loop"]
+    return loop_state
 
 
 def save_checkpoint(run_dir: Path, model: GenerativeModel, opts: dict, state: dict, best: bool = False) -> None:
@@ -236,7 +269,7 @@ def save_checkpoint(run_dir: Path, model: GenerativeModel, opts: dict, state: di
         "optimizers": {g: o.state_dict() for g, o in opts.items()},
         "rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-        "loop": state,
+        "loop": {**state, "world_size": dist.world_size()},
     })
 
 
