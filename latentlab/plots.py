@@ -60,7 +60,7 @@ def plot_losses(metrics: list[dict], path: Path) -> Path | None:
         return None
     cols = min(3, len(terms))
     rows = math.ceil(len(terms) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False, layout="constrained")
     epochs = [r["epoch"] for r in metrics]
     for ax, term in zip(axes.flat, terms):
         for split, style in (("train", "-"), ("val", "--")):

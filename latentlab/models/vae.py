@@ -1,27 +1,45 @@
-"""Variational autoencoder (Kingma and Welling 2014), with a KL weight beta (Higgins et al. 2017).
+"""Variational autoencoder (Kingma and Welling 2014): beta-VAE, IWAE objective, KL warm-up.
+
+KL weight beta: Higgins et al. 2017; importance-weighted bound (IWAE): Burda et al. 2015;
+KL warm-up: Sonderby et al. 2016.
 
 encode:          q(z|x) = N(mu(x), diag(exp(logvar(x))))
 reparameterize:  z = mu + exp(logvar / 2) * eps,  eps ~ N(0, I)
 decode:          p(x|z) Bernoulli (BCE) or Gaussian (MSE) with means sigmoid(decoder(z))
-loss:            -ELBO_beta = E_q[-log p(x|z)] + beta * KL(q(z|x) || N(0, I)),
+loss (elbo):     -ELBO_beta = E_q[-log p(x|z)] + beta * KL(q(z|x) || N(0, I)),
                  KL = -1/2 sum_j (1 + logvar_j - mu_j^2 - exp(logvar_j))   (Kingma and Welling, appendix B)
+loss (iwae):     -L_k = -E[log (1/k) sum_i w_i],  w_i = p(x|z_i) p(z_i) / q(z_i|x),  z_i ~ q(z|x)
+                 (Burda et al., eq. 8; k = 1 is the ELBO with a sampled KL, and L_k rises to log p(x) with k)
 Terms are summed over pixels / latents and averaged over the batch: nats per image.
+
+beta trades reconstructions against samples: beta < 1 lets q(z|x) stray from the prior, giving
+sharper reconstructions but a latent that the prior covers badly (worse samples); beta > 1 pulls
+q(z|x) to the prior (smoother latent, better-covered samples, blurrier reconstructions). Only
+beta = 1 makes the loss a bound on -log p(x). ``warmup`` ramps beta linearly from 0 over the first
+training steps (a step counter kept in the model, so --resume continues the ramp), which keeps
+latent units from collapsing to the prior early in training.
+
+The pieces the whole family shares (the conditional VAE in ``cvae.py`` included) are
+``posterior(x, y)`` and ``log_px_given_z(x, z, y)``: the importance-sampled test likelihood
+(``latentlab.likelihood``) and the IWAE objective are written once against them.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from latentlab.config import check_choices, setting
 from latentlab.errors import ConfigError
+from latentlab.likelihood import log_bernoulli, log_weight_terms
 from latentlab.models import register
 from latentlab.models.base import GenerativeModel
 from latentlab.models.likelihoods import LIKELIHOODS, reconstruction_nll
 from latentlab.models.nets import ACTIVATIONS, decoder_net, encoder_net
 
 ARCHS = ("mlp", "conv")
+OBJECTIVES = ("elbo", "iwae")
 
 
 @dataclass
@@ -34,7 +52,11 @@ class VAEConfig:
     activation: str = setting("relu", "activation of the MLP hidden layers", tuple(ACTIVATIONS))
     likelihood: str = setting("bernoulli", "p(x|z): bernoulli (BCE) or gaussian (MSE)", LIKELIHOODS)
     sigma: float = setting(0.1, "standard deviation of the gaussian likelihood")
-    beta: float = setting(1.0, "weight of the KL term (beta-VAE; the lecture notes' C)")
+    beta: float = setting(1.0, "weight of the KL term (beta-VAE; the lecture notes' C): < 1 sharper "
+                               "reconstructions, > 1 samples closer to the prior; 1 = the true bound")
+    objective: str = setting("elbo", "elbo (Kingma and Welling) or iwae (importance-weighted bound, Burda et al.)", OBJECTIVES)
+    k: int = setting(1, "importance samples per image of the iwae objective")
+    warmup: int = setting(0, "KL warm-up: beta rises linearly from 0 over this many training steps (0 = off)")
 
     def validate(self) -> None:
         check_choices(self)
@@ -44,6 +66,12 @@ class VAEConfig:
             raise ConfigError(f"beta must be >= 0, got {self.beta}")
         if not self.sigma > 0:
             raise ConfigError(f"sigma must be positive, got {self.sigma}")
+        if self.k < 1:
+            raise ConfigError(f"k (importance samples) must be at least 1, got {self.k}")
+        if self.objective == "elbo" and self.k != 1:
+            raise ConfigError(f"k = {self.k} is the sample count of the iwae objective: add --objective iwae, or drop --k")
+        if self.warmup < 0:
+            raise ConfigError(f"warmup must be >= 0 steps (0 = off), got {self.warmup}")
 
 
 def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -60,10 +88,16 @@ class VAE(GenerativeModel):
 
     def __init__(self, cfg: VAEConfig, shape: tuple[int, int, int], num_classes: int | None = None):
         super().__init__(cfg, shape, num_classes)
+        self.build_nets(cfg, shape)
+        if cfg.warmup:
+            self.register_buffer("step", torch.zeros((), dtype=torch.long))  # training steps taken, for the warm-up
+
+    def build_nets(self, cfg: VAEConfig, shape: tuple[int, int, int]) -> None:
         net = dict(hidden=cfg.hidden, layers=cfg.layers, channels=cfg.channels, act=cfg.activation)
         self.encoder = encoder_net(cfg.arch, shape, 2 * cfg.latent_dim, **net)  # -> (B, 2 * latent): mu, logvar
         self.decoder = decoder_net(cfg.arch, shape, cfg.latent_dim, **net)  # -> (B, C, H, W) logits
 
+    # --- the maths ------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.encoder(x).chunk(2, dim=1)  # (B, latent) each
         return mu, logvar
@@ -75,13 +109,48 @@ class VAE(GenerativeModel):
         """Mean image of p(x|z) in [0, 1]: (B, C, H, W)."""
         return torch.sigmoid(self.decoder(z))
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor | None = None, group: str = "model") -> dict[str, torch.Tensor]:
-        mu, logvar = self.encode(x)
-        z = self.reparameterize(mu, logvar)
-        rec = reconstruction_nll(self.decoder(z), x, self.cfg.likelihood, self.cfg.sigma).mean()
-        kl = kl_to_standard_normal(mu, logvar).mean()
-        return {"loss": rec + self.cfg.beta * kl, "rec": rec, "kl": kl, "neg_elbo": rec + kl}
+    def posterior(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, logvar) of q(z|x); ``y`` is for the conditional subclass."""
+        return self.encode(x)
 
+    def decoder_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Pixel logits of p(x|z): (B, latent) -> (B, C, H, W)."""
+        return self.decoder(z)
+
+    def log_px_given_z(self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """log p(x|z) summed over pixels for S draws per image: x (B, C, H, W), z (S, B, D) -> (S, B)."""
+        s, b = z.shape[:2]
+        logits = self.decoder_logits(z.flatten(0, 1), None if y is None else y.repeat(s))  # (S*B, C, H, W)
+        if self.cfg.likelihood == "bernoulli":  # the estimator's inner loop: no copy of x per draw
+            return log_bernoulli(logits.view(s, b, -1), x)
+        xs = x.expand(s, *x.shape).flatten(0, 1)  # (S*B, C, H, W), image b repeated for each draw
+        return -reconstruction_nll(logits, xs, self.cfg.likelihood, self.cfg.sigma).view(s, b)
+
+    def kl_weight(self) -> float:
+        """beta, ramped from 0 during the warm-up (training only; evaluation uses the full beta)."""
+        if not self.cfg.warmup or not self.training:
+            return self.cfg.beta
+        return self.cfg.beta * min(1.0, float(self.step) / self.cfg.warmup)
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor | None = None, group: str = "model") -> dict[str, torch.Tensor]:
+        if self.cfg.warmup and self.training and torch.is_grad_enabled():
+            self.step += 1
+        beta = self.kl_weight()
+        mu, logvar = self.posterior(x, y)
+        kl = kl_to_standard_normal(mu, logvar).mean()
+        if self.cfg.objective == "iwae":
+            log_px, log_ratio = log_weight_terms(self, x, y, self.cfg.k, (mu, logvar))  # (k, B) each
+            log_k = math.log(self.cfg.k)
+            bound = torch.logsumexp(log_px + beta * log_ratio, dim=0) - log_k  # L_k per image, (B,)
+            neg_iwae = -(torch.logsumexp(log_px + log_ratio, dim=0) - log_k).mean()
+            rec = -log_px.mean()
+            return {"loss": -bound.mean(), "neg_iwae": neg_iwae.detach(), "rec": rec.detach(), "kl": kl.detach(),
+                    "neg_elbo": (rec + kl).detach()}
+        z = self.reparameterize(mu, logvar)
+        rec = -self.log_px_given_z(x, z.unsqueeze(0), y).mean()
+        return {"loss": rec + beta * kl, "rec": rec, "kl": kl, "neg_elbo": rec + kl}
+
+    # --- what users call ------------------------------------------------------------------
     def latent(self, x: torch.Tensor) -> torch.Tensor:
         return self.encode(x)[0]
 
