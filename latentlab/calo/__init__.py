@@ -1,0 +1,28 @@
+"""Fast simulation of calorimeter showers: data formats, a reference simulator, validation, timing.
+
+    from latentlab import calo
+    showers = calo.simulate("eplus", 10_000, energy=(1, 100), seed=0)     # Grindhammer-Peters stand-in for Geant4
+    calo.write_calogan("showers.h5", showers)                             # CaloGAN layout (energy GeV, cells MeV)
+    ref = calo.read_calogan("showers.h5")                                 # or read_calochallenge(path, geometry)
+    calo.validate(ref, calo.simulate("eplus", 10_000, seed=1), "validation/")   # plots, table, report.html
+
+Modules: ``geometry`` (CaloGAN and CaloChallenge geometries), ``materials`` (the lead/argon
+stack), ``io`` (Showers and the HDF5 layouts), ``simulate`` (the parameterised simulator),
+``observables``, ``metrics`` (separation power, FPD, KPD, classifier AUC), ``validate``,
+``bench_sim`` (ms per shower). Command-line entry points map onto ``simulate_to_file``,
+``validate_files`` and ``time_simulator``.
+"""
+from latentlab.calo.bench_sim import CALOGAN_PUBLISHED_MS, time_callable, time_simulator, timing_table
+from latentlab.calo.geometry import CALOGAN, CaloChallengeGeometry, CaloGANGeometry, CellLayer, LayeredGeometry
+from latentlab.calo.io import (Showers, read_calochallenge, read_calogan, read_showers, write_calochallenge,
+                               write_calogan)
+from latentlab.calo.metrics import classifier_auc, fpd, kpd, separation_power
+from latentlab.calo.observables import high_level_features, observables
+from latentlab.calo.simulate import SimulatorConfig, simulate, simulate_to_file
+from latentlab.calo.validate import validate, validate_files
+
+__all__ = ["CALOGAN", "CALOGAN_PUBLISHED_MS", "CaloChallengeGeometry", "CaloGANGeometry", "CellLayer", "LayeredGeometry",
+           "Showers", "SimulatorConfig", "classifier_auc", "fpd", "high_level_features", "kpd", "observables",
+           "read_calochallenge", "read_calogan", "read_showers", "separation_power", "simulate", "simulate_to_file",
+           "time_callable", "time_simulator", "timing_table", "validate", "validate_files", "write_calochallenge",
+           "write_calogan"]

@@ -1,0 +1,69 @@
+"""Milliseconds per shower at several batch sizes, beside CaloGAN's published figures.
+
+CaloGAN (Paganini, de Oliveira, Nachman, arXiv:1712.10321, timing table; as quoted in the
+course notes): Geant4 needs 1772 ms per shower on a CPU; the trained CaloGAN generator
+13.1 / 5.11 / 2.19 / 2.03 ms per shower on a CPU at batch sizes 1 / 10 / 128 / 1024, and
+14.5 / 3.68 / 0.021 / 0.024 ms on a GPU at batch sizes 1 / 4 / 128 / 512.
+
+``time_callable`` times anything that makes a batch of showers (the trained generator's
+sampler plugs in the same way); ``time_simulator`` times latentlab's reference simulator.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable
+
+from latentlab.calo.simulate import simulate
+
+CALOGAN_PUBLISHED_MS = {
+    "geant4_cpu": 1772.0,
+    "calogan_cpu": {1: 13.1, 10: 5.11, 128: 2.19, 1024: 2.03},
+    "calogan_gpu": {1: 14.5, 4: 3.68, 128: 0.021, 512: 0.024},
+}
+
+
+def time_callable(make_batch: Callable[[int, int], Any], batch_sizes: tuple[int, ...] = (1, 10, 128, 1024),
+                  min_seconds: float = 1.0, min_showers: int = 1024) -> dict[int, dict[str, float]]:
+    """ms per shower of ``make_batch(batch_size, call_index)`` at each batch size.
+
+    Each size runs once to warm up, then repeatedly until both ``min_seconds`` have passed
+    and ``min_showers`` showers were made. ``wall_ms`` is elapsed time; ``cpu_ms`` is the
+    process's CPU time over all its threads (less sensitive to other jobs on the machine).
+    """
+    out: dict[int, dict[str, float]] = {}
+    for b in batch_sizes:
+        make_batch(b, -1)
+        calls, made = 0, 0
+        start, cpu_start = time.perf_counter(), time.process_time()
+        while True:
+            make_batch(b, calls)
+            calls += 1
+            made += b
+            elapsed = time.perf_counter() - start
+            if elapsed >= min_seconds and made >= min_showers:
+                break
+        out[b] = {"wall_ms": 1000.0 * elapsed / made, "cpu_ms": 1000.0 * (time.process_time() - cpu_start) / made}
+    return out
+
+
+def time_simulator(batch_sizes: tuple[int, ...] = (1, 10, 128, 1024), particle: str = "eplus",
+                   energy: float | tuple[float, float] = (1.0, 100.0), min_seconds: float = 1.0,
+                   min_showers: int = 1024, workers: int | None = None) -> dict[str, Any]:
+    """ms per shower of the reference simulator at each batch size, with CaloGAN's figures beside it."""
+    ms = time_callable(lambda b, i: simulate(particle, b, energy, seed=i + 1, workers=workers),
+                       batch_sizes, min_seconds, min_showers)
+    return {"simulator_ms": ms, "particle": particle, "energy_gev": energy,
+            "cpu_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+            "published_ms": CALOGAN_PUBLISHED_MS}
+
+
+def timing_table(result: dict[str, Any]) -> str:
+    """Markdown table: our simulator next to CaloGAN's CPU generator and Geant4."""
+    pub = CALOGAN_PUBLISHED_MS["calogan_cpu"]
+    lines = ["| batch size | latentlab simulator [ms/shower, wall] | [CPU time] | CaloGAN GAN, CPU [ms/shower] | "
+             "Geant4 [ms/shower] |", "|---|---|---|---|---|"]
+    for b, ms in result["simulator_ms"].items():
+        gan = f"{pub[b]:g}" if b in pub else "-"
+        lines.append(f"| {b} | {ms['wall_ms']:.3g} | {ms['cpu_ms']:.3g} | {gan} | {CALOGAN_PUBLISHED_MS['geant4_cpu']:g} |")
+    return "\n".join(lines)

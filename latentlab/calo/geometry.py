@@ -1,0 +1,207 @@
+"""Calorimeter geometries: CaloGAN's three layers and a user-described CaloChallenge one.
+
+A geometry tells the rest of ``latentlab.calo`` how many layers there are, the array shape
+of each layer's image, and where each cell sits in the plane transverse to the particle
+(``coordinates(layer)``: cell centres, used for centres of energy and lateral widths).
+
+CaloGAN (M. Paganini, L. de Oliveira, B. Nachman, arXiv:1705.02355 and 1712.10321; the
+Geant4 code at github.com/hep-lbdl/CaloGAN): a 480 mm cube of 2 mm lead + 4 mm liquid argon
+layers, read out in three longitudinal layers 90, 347 and 43 mm deep. Every layer spans
+-240..240 mm on both transverse axes; the particle enters at the centre, (0, 0). Cells, as
+(array axis 0 x array axis 1) in mm:
+
+    layer_0: 3 x 96 cells of 160 x 5 mm      (z   0 ..  90 mm)
+    layer_1: 12 x 12 cells of 40 x 40 mm     (z  90 .. 437 mm)
+    layer_2: 12 x 6 cells of 40 x 80 mm      (z 437 .. 480 mm)
+
+With the effective radiation length of the lead/argon stack (15.6 mm, see ``materials``)
+the layers are 5.8, 22.3 and 2.8 X0 deep (30.8 X0 in all).
+
+CaloChallenge 2022 (arXiv:2410.21611): showers are flat vectors of voxels, layer after
+layer; within a layer the voxels run angular-bin-major, radial-bin-minor (dataset 2:
+45 layers x 16 angular x 9 radial bins = 6480 voxels). The user states the voxels per
+layer (and optionally the angular bins per layer, to get (alpha, r) images).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from latentlab.calo.materials import CALOGAN_STACK, SamplingStack
+from latentlab.errors import ConfigError
+
+
+class LayeredGeometry:
+    """What every geometry offers; subclasses define ``layer_shapes`` and ``coordinates``."""
+
+    name: str = "geometry"
+    coordinate_unit: str = "mm"
+
+    @property
+    def layer_shapes(self) -> tuple[tuple[int, ...], ...]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def coordinates(self, layer: int) -> np.ndarray:  # pragma: no cover - abstract
+        """(voxels in layer, 2) transverse centres (x, y), in the order of the flattened layer."""
+        raise NotImplementedError
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.layer_shapes)
+
+    @property
+    def voxels_per_layer(self) -> tuple[int, ...]:
+        return tuple(int(np.prod(s)) for s in self.layer_shapes)
+
+    @property
+    def n_voxels(self) -> int:
+        return sum(self.voxels_per_layer)
+
+    def describe(self) -> str:
+        shapes = ", ".join(f"layer {i}: {s}" for i, s in enumerate(self.layer_shapes))
+        return f"{self.name} geometry ({self.n_layers} layers; {shapes}; {self.n_voxels} voxels)"
+
+
+@dataclass(frozen=True)
+class CellLayer:
+    """A rectangular layer: cells per axis, cell size per axis (mm), front and back depth (mm)."""
+
+    shape: tuple[int, int]
+    cell_mm: tuple[float, float]
+    z_mm: tuple[float, float]
+
+    @property
+    def extent_mm(self) -> tuple[float, float]:
+        return self.shape[0] * self.cell_mm[0], self.shape[1] * self.cell_mm[1]
+
+
+CALOGAN_LAYERS = (
+    CellLayer(shape=(3, 96), cell_mm=(160.0, 5.0), z_mm=(0.0, 90.0)),
+    CellLayer(shape=(12, 12), cell_mm=(40.0, 40.0), z_mm=(90.0, 437.0)),
+    CellLayer(shape=(12, 6), cell_mm=(40.0, 80.0), z_mm=(437.0, 480.0)),
+)
+
+
+@dataclass(frozen=True)
+class CaloGANGeometry(LayeredGeometry):
+    """Rectangular-cell layers behind one another, centred on the particle's entry point."""
+
+    layers: tuple[CellLayer, ...] = CALOGAN_LAYERS
+    stack: SamplingStack = CALOGAN_STACK
+    name: str = "calogan"
+
+    def __post_init__(self) -> None:
+        for prev, nxt in zip(self.layers, self.layers[1:]):
+            if not math.isclose(prev.z_mm[1], nxt.z_mm[0]):
+                raise ConfigError(f"layers must touch: one ends at z={prev.z_mm[1]} mm, the next starts at "
+                                  f"z={nxt.z_mm[0]} mm; give contiguous z ranges")
+
+    @property
+    def layer_shapes(self) -> tuple[tuple[int, ...], ...]:
+        return tuple(layer.shape for layer in self.layers)
+
+    @property
+    def depth_mm(self) -> float:
+        return self.layers[-1].z_mm[1] - self.layers[0].z_mm[0]
+
+    @property
+    def layer_depths_x0(self) -> tuple[float, ...]:
+        """Thickness of each layer in effective radiation lengths of the sampling stack."""
+        return tuple((layer.z_mm[1] - layer.z_mm[0]) / self.stack.x0_mm for layer in self.layers)
+
+    def axis_centres(self, layer: int) -> tuple[np.ndarray, np.ndarray]:
+        """Cell centres (mm) along array axis 0 and axis 1 of one layer."""
+        spec = self.layers[layer]
+        out = []
+        for n, size in zip(spec.shape, spec.cell_mm):
+            out.append((np.arange(n) + 0.5) * size - n * size / 2.0)
+        return out[0], out[1]
+
+    def coordinates(self, layer: int) -> np.ndarray:
+        cx, cy = self.axis_centres(layer)
+        gx, gy = np.meshgrid(cx, cy, indexing="ij")
+        return np.stack([gx.ravel(), gy.ravel()], axis=1)
+
+
+CALOGAN = CaloGANGeometry()
+
+
+@dataclass(frozen=True)
+class CaloChallengeGeometry(LayeredGeometry):
+    """Voxels per layer, optionally split into (angular, radial) bins.
+
+    ``n_alpha[i]`` angular bins in layer ``i`` make its image (n_alpha, voxels / n_alpha);
+    ``r_edges_mm[i]`` (radial bin edges) put coordinates in mm, otherwise radii are in
+    units of radial bins. Without ``n_alpha`` the layers stay flat vectors.
+    """
+
+    layer_voxels: tuple[int, ...]
+    n_alpha: tuple[int, ...] | None = None
+    r_edges_mm: tuple[tuple[float, ...], ...] | None = None
+    name: str = "calochallenge"
+
+    def __post_init__(self) -> None:
+        v = tuple(int(x) for x in self.layer_voxels)
+        if not v or min(v) <= 0:
+            raise ConfigError(f"voxels per layer must be positive integers, got {self.layer_voxels}; "
+                              "give e.g. (144,) * 45 for CaloChallenge dataset 2")
+        object.__setattr__(self, "layer_voxels", v)
+        if self.n_alpha is not None:
+            a = tuple(int(x) for x in self.n_alpha)
+            if len(a) != len(v) or any(k <= 0 or n % k for k, n in zip(a, v)):
+                raise ConfigError(f"n_alpha {self.n_alpha} must give, for each of the {len(v)} layers, a positive "
+                                  f"number of angular bins that divides that layer's voxel count {v}")
+            object.__setattr__(self, "n_alpha", a)
+        if self.r_edges_mm is not None:
+            if self.n_alpha is None or len(self.r_edges_mm) != len(v):
+                raise ConfigError("r_edges_mm needs n_alpha and one list of radial edges per layer")
+            for i, edges in enumerate(self.r_edges_mm):
+                if len(edges) != v[i] // self.n_alpha[i] + 1:
+                    raise ConfigError(f"layer {i} has {v[i] // self.n_alpha[i]} radial bins, so it needs "
+                                      f"{v[i] // self.n_alpha[i] + 1} radial edges, got {len(edges)}")
+
+    @classmethod
+    def regular(cls, n_layers: int, n_alpha: int, n_radial: int, name: str = "calochallenge") -> CaloChallengeGeometry:
+        """Every layer has n_alpha x n_radial voxels (CaloChallenge datasets 2 and 3)."""
+        return cls((n_alpha * n_radial,) * n_layers, (n_alpha,) * n_layers, name=name)
+
+    @classmethod
+    def dataset(cls, number: int) -> CaloChallengeGeometry:
+        """CaloChallenge dataset 2 (45 x 16 x 9) or 3 (45 x 50 x 18); dataset 1 is irregular: state it."""
+        if number == 2:
+            return cls.regular(45, 16, 9, name="calochallenge-ds2")
+        if number == 3:
+            return cls.regular(45, 50, 18, name="calochallenge-ds3")
+        raise ConfigError(f"no preset for CaloChallenge dataset {number}; presets are 2 and 3. For dataset 1 "
+                          "give its voxels per layer, e.g. CaloChallengeGeometry((8, 160, 190, 5, 5)) for photons")
+
+    @property
+    def layer_shapes(self) -> tuple[tuple[int, ...], ...]:
+        if self.n_alpha is None:
+            return tuple((n,) for n in self.layer_voxels)
+        return tuple((a, n // a) for a, n in zip(self.n_alpha, self.layer_voxels))
+
+    @property
+    def coordinate_unit(self) -> str:  # type: ignore[override]
+        if self.r_edges_mm is not None:
+            return "mm"
+        return "radial bins" if self.n_alpha is not None else "voxel index"
+
+    def coordinates(self, layer: int) -> np.ndarray:
+        n = self.layer_voxels[layer]
+        if self.n_alpha is None:
+            return np.stack([np.arange(n, dtype=float), np.zeros(n)], axis=1)
+        n_a = self.n_alpha[layer]
+        n_r = n // n_a
+        if self.r_edges_mm is not None:
+            edges = np.asarray(self.r_edges_mm[layer], dtype=float)
+            r = 0.5 * (edges[1:] + edges[:-1])
+        else:
+            r = np.arange(n_r) + 0.5
+        alpha = 2.0 * np.pi * (np.arange(n_a) + 0.5) / n_a
+        ga, gr = np.meshgrid(alpha, r, indexing="ij")
+        if n_a == 1:  # no angular information: put the energy on the x axis at its radius
+            ga = np.zeros_like(ga)
+        return np.stack([(gr * np.cos(ga)).ravel(), (gr * np.sin(ga)).ravel()], axis=1)
