@@ -15,7 +15,7 @@ objective on corrupted inputs (noise drawn from a fixed seed, so validation
 epochs compare) and the clean-input terms as ``clean_*``.
 
 A plain autoencoder has no prior, so sampling decodes draws from a Gaussian
-fitted to the training latents (``fit_end``), or from N(0, I) with ``prior="standard"``
+fitted to the training latents (``fit_end``; at most 10,000 evenly spaced training images), or from N(0, I) with ``prior="standard"``
 (or U[0, 1), the notes' ``np.random.rand``, with ``prior="uniform"``) to show the
 lecture notes' point that an AE's latent space is not a generative model.
 """
