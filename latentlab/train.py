@@ -79,6 +79,8 @@ def train(model: str = "vae", resume: str | Path | None = None, data: datasets.D
         train_cfg = dataclasses.replace(info.train, **settings)
         train_cfg.validate()
         return fit(cls, train_cfg, info.model_cfg, run_dir=info.dir, resume=True, data=data)
+    if "lr" not in settings and cls.default_lr is not None:
+        settings = {**settings, "lr": cls.default_lr}
     train_kw, model_kw = split_settings(cls.Config, settings)
     if data is not None:
         train_kw.setdefault("dataset", data.name)
@@ -321,17 +323,20 @@ def accumulate(state: dict, terms: dict[str, float], prefix: str, n: int) -> Non
 
 @torch.no_grad()
 def evaluate(model: GenerativeModel, split: datasets.Split, batch_size: int, dynamic: bool, seed: int) -> dict[str, float]:
-    """Average of model.evaluate over a split (dynamic binarization with a fixed seed)."""
+    """Average of model.evaluate over a split: repeatable (its own seeded RNG for binarization and any
+    noise the model draws) and invisible to training's RNG (forked and restored)."""
     device = model.device
     gen = torch.Generator().manual_seed(seed + 12345)
     sums: dict[str, float] = {}
-    for x, y in datasets.iterate_batches(split, batch_size, shuffle=False):
-        if dynamic:
-            x = torch.bernoulli(x, generator=gen)
-        x, y = to_device(x, y, device)
-        terms = model.evaluate(x, y)
-        for k, v in terms.items():
-            sums[k] = sums.get(k, 0.0) + float(v) * len(x)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed + 12345)
+        for x, y in datasets.iterate_batches(split, batch_size, shuffle=False):
+            if dynamic:
+                x = torch.bernoulli(x, generator=gen)
+            x, y = to_device(x, y, device)
+            terms = model.evaluate(x, y)
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * len(x)
     return {k: v / len(split) for k, v in sums.items()}
 
 
