@@ -1,0 +1,141 @@
+import argparse
+import json
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+import latentlab
+from latentlab.cli import main
+from latentlab.data import load_dataset
+from latentlab.errors import LatentlabError
+from latentlab.evaluation import samples
+from latentlab.evaluator import get_evaluator
+from latentlab.models.base import GenerativeModel
+
+
+@pytest.fixture(scope="session")
+def cache(tmp_path_factory):
+    """The session's evaluator cache (shared with tests/test_evaluator.py)."""
+    return tmp_path_factory.getbasetemp() / "evaluators"
+
+
+@pytest.fixture(scope="session")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def evaluator(cache, one_thread):
+    return get_evaluator("digits", cache=cache, log=lambda msg: None)
+
+
+@pytest.fixture(scope="session")
+def digits():
+    return load_dataset("digits", val_fraction=0.0)
+
+
+@pytest.fixture(scope="session")
+def vae_run(tmp_path_factory, one_thread):
+    out = tmp_path_factory.mktemp("runs") / "vae"
+    return latentlab.train("vae", dataset="digits", epochs=2, batch_size=64, latent_dim=4, hidden=32, progress=False, out=str(out))
+
+
+class Oracle(GenerativeModel):
+    """A stand-in sampler that returns test images: of the requested class when conditional,
+    or one image repeated when collapsed."""
+    name = "oracle"
+    can_sample = True
+
+    def __init__(self, split, conditional=False, collapsed=False):
+        super().__init__(None, tuple(split.x.shape[1:]), 10)
+        self.split, self.collapsed = split, collapsed
+        self.conditional = conditional
+        self.anchor = torch.nn.Parameter(torch.zeros(1))  # gives the model a device
+
+    def sample(self, n, y=None):
+        if self.collapsed:
+            return self.split.x[:1].repeat(n, 1, 1, 1)
+        if y is None:
+            return self.split.x[torch.randint(len(self.split), (n,))]
+        return torch.stack([self.split.x[self.split.y == c][torch.randint(int((self.split.y == c).sum()), ())] for c in y.tolist()])
+
+
+def eval_cli(run_dir, cache, *extra):
+    return main(["eval", str(run_dir), "--evaluator-cache", str(cache), *extra])
+
+
+def test_eval_samples_writes_every_metric_and_the_evaluator_hash(vae_run, evaluator, cache, capsys):
+    assert eval_cli(vae_run.dir, cache, "--samples", "200") == 0
+    result = json.loads((vae_run.dir / "eval.json").read_text())
+    assert "test_loss" in result  # the other plugin's terms are kept beside ours
+    for key in ("fd", "fd_floor", "precision", "recall", "density", "coverage", "precision_floor",
+                "recall_floor", "classes_covered", "class_kl", "label_histogram"):
+        assert f"samples_{key}" in result, key
+    assert result["samples_n"] == 200 and sum(result["samples_label_histogram"]) == 200
+    assert result["evaluator_sha256"] == evaluator.sha256 and result["evaluator_test_accuracy"] == evaluator.test_accuracy
+    assert result["samples_fd"] > result["samples_fd_floor"] >= 0
+    assert "samples_label_accuracy" not in result  # not a conditional model
+    printed = capsys.readouterr().out
+    assert "samples_fd" in printed and evaluator.sha256 in printed
+
+
+def test_the_same_seed_gives_the_same_numbers(vae_run, evaluator, cache):
+    ctx = SimpleNamespace(model=latentlab.load(vae_run.dir), info=latentlab.read_run(vae_run.dir), data_dir=None, cache={})
+    args = argparse.Namespace(samples=150, label=None, samples_seed=3, evaluator_cache=str(cache), batch_size=64)
+    first, second = samples.evaluate(args, ctx), samples.evaluate(args, ctx)
+    assert first == second
+
+
+def test_test_images_as_samples_score_like_the_data(evaluator, digits):
+    m = samples.score(evaluator, digits.test.x, digits.test, digits.train)
+    assert m["samples_fd"] == pytest.approx(0.0, abs=1e-6)
+    assert m["samples_precision"] == m["samples_recall"] == m["samples_coverage"] == 1.0
+    assert m["samples_classes_covered"] == 10 and m["samples_class_kl"] < 0.01
+
+
+def test_a_collapsed_sampler_shows_one_mode(evaluator, digits):
+    model = Oracle(digits.test, collapsed=True)
+    images = samples.draw(model, 300, None, seed=0, batch_size=128)
+    m = samples.score(evaluator, images, digits.test, digits.train)
+    assert m["samples_classes_covered"] == 1
+    assert m["samples_class_kl"] == pytest.approx(math.log(10), abs=0.1)
+    assert m["samples_recall"] < 0.05 and m["samples_fd"] > 10 * m["samples_fd_floor"]
+
+
+def test_a_conditional_sampler_is_scored_on_the_labels_it_was_asked_for(evaluator, digits):
+    model = Oracle(digits.test, conditional=True)
+    labels = samples.sample_labels(model, digits.test, 300, None, seed=0)
+    assert torch.bincount(labels, minlength=10).min() >= 25  # the test split's proportions
+    images = samples.draw(model, 300, labels, seed=0, batch_size=128)
+    m = samples.score(evaluator, images, digits.test, labels=labels)
+    assert m["samples_label_accuracy"] > 0.9 and m["samples_classes_covered"] == 10
+
+
+def test_a_label_needs_a_conditional_model_and_enough_test_images(evaluator, digits):
+    model = Oracle(digits.test, conditional=True)
+    labels = samples.sample_labels(model, digits.test, 200, 3, seed=0)
+    assert (labels == 3).all()
+    images = samples.draw(model, 200, labels, seed=0)
+    with pytest.raises(LatentlabError, match="images of class 3, too few"):  # digits holds ~36 test images per class
+        samples.score(evaluator, images, digits.test, labels=labels, label=3)
+
+
+def test_a_model_that_cannot_sample_is_refused():
+    ctx = SimpleNamespace(model=GenerativeModel(None, (1, 8, 8)))
+    args = argparse.Namespace(samples=200, label=None)
+    with pytest.raises(LatentlabError, match="cannot sample"):
+        samples.evaluate(args, ctx)
+
+
+def test_bad_requests_exit_2_with_a_message(vae_run, cache, capsys):
+    assert eval_cli(vae_run.dir, cache, "--samples", "50") == 2
+    assert "at least 129" in capsys.readouterr().err
+    assert eval_cli(vae_run.dir, cache, "--samples", "200", "--label", "3") == 2
+    assert "not conditional" in capsys.readouterr().err
+    assert eval_cli(vae_run.dir, cache, "--label", "3") == 2
+    assert "--samples" in capsys.readouterr().err
