@@ -6,13 +6,20 @@
     ref = calo.read_calogan("showers.h5")                                 # or read_calochallenge(path, geometry)
     calo.validate(ref, calo.simulate("eplus", 10_000, seed=1), "validation/")   # plots, table, report.html
 
+    run = calo.train_showers("showers.h5", model="calo-wgan", epochs=30)  # or "calo-vae"; validates on held-out
+    gen = calo.generate(run.dir, energy=50.0, n=1000)                     # or energy=(1, 100), spectrum="ref.h5"
+
 Modules: ``geometry`` (CaloGAN and CaloChallenge geometries), ``materials`` (the lead/argon
 stack), ``io`` (Showers and the HDF5 layouts), ``simulate`` (the parameterised simulator),
 ``observables``, ``metrics`` (separation power, FPD, KPD, classifier AUC), ``validate``,
-``bench_sim`` (ms per shower). Command-line entry points map onto ``simulate_to_file``,
-``validate_files`` and ``time_simulator``.
+``bench_sim`` (ms per shower), ``data`` (showers <-> tensors: the log transform the models learn
+in), ``modelbase`` (what the ``calo-wgan`` and ``calo-vae`` models share), ``generate``
+(train_showers, generate, generate_to_file). ``latentlab calo simulate|train|generate|validate|bench``
+map onto ``simulate_to_file``, ``train_showers``, ``generate_to_file``, ``validate_files`` and
+``bench_table``.
 """
-from latentlab.calo.bench_sim import CALOGAN_PUBLISHED_MS, time_callable, time_simulator, timing_table
+from latentlab.calo.bench_sim import (CALOGAN_PUBLISHED_MS, bench_table, time_callable, time_generator, time_simulator,
+                                     timing_table)
 from latentlab.calo.geometry import CALOGAN, CaloChallengeGeometry, CaloGANGeometry, CellLayer, LayeredGeometry
 from latentlab.calo.io import (Showers, read_calochallenge, read_calogan, read_showers, write_calochallenge,
                                write_calogan)
@@ -20,8 +27,10 @@ from latentlab.calo.metrics import classifier_auc, fpd, kpd, separation_power
 from latentlab.calo.observables import high_level_features, observables
 from latentlab.calo.simulate import SimulatorConfig, simulate, simulate_to_file
 from latentlab.calo.validate import validate, validate_files
+from latentlab.calo.generate import generate, generate_to_file, train_showers  # noqa: E402  (after io/validate)
 
-__all__ = ["CALOGAN", "CALOGAN_PUBLISHED_MS", "CaloChallengeGeometry", "CaloGANGeometry", "CellLayer", "LayeredGeometry",
+__all__ = ["CALOGAN", "CALOGAN_PUBLISHED_MS", "bench_table", "generate", "generate_to_file", "time_generator",
+           "train_showers", "CaloChallengeGeometry", "CaloGANGeometry", "CellLayer", "LayeredGeometry",
            "Showers", "SimulatorConfig", "classifier_auc", "fpd", "high_level_features", "kpd", "observables",
            "read_calochallenge", "read_calogan", "read_showers", "separation_power", "simulate", "simulate_to_file",
            "time_callable", "time_simulator", "timing_table", "validate", "validate_files", "write_calochallenge",

@@ -67,3 +67,57 @@ def timing_table(result: dict[str, Any]) -> str:
         gan = f"{pub[b]:g}" if b in pub else "-"
         lines.append(f"| {b} | {ms['wall_ms']:.3g} | {ms['cpu_ms']:.3g} | {gan} | {CALOGAN_PUBLISHED_MS['geant4_cpu']:g} |")
     return "\n".join(lines)
+
+
+def time_generator(run: Any, batch_sizes: tuple[int, ...] = (1, 10, 128, 1024), min_seconds: float = 1.0,
+                   device: str = "cpu", energy: tuple[float, float] | None = None, min_showers: int = 1024) -> dict[int, dict[str, float]]:
+    """ms per shower of a trained shower model (a run folder or the model), MeV cells included.
+
+    Energies are drawn uniformly over the model's training range unless ``energy`` is given.
+    """
+    import numpy as np
+    import torch
+
+    from latentlab.calo.generate import load_model
+    model = load_model(run, device)
+    lo, hi = energy or (model.cfg.e_min, model.cfg.e_max)
+    e = torch.as_tensor(np.random.default_rng(0).uniform(lo, hi, max(batch_sizes)), dtype=torch.float32)
+
+    def make(b: int, i: int) -> Any:
+        out = model.generate(e[:b], batch_size=b)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return out
+
+    return time_callable(make, batch_sizes, min_seconds, min_showers)
+
+
+def bench_table(run: Any = None, batch_sizes: tuple[int, ...] = (1, 10, 128, 1024), min_seconds: float = 1.0,
+                threads: int = 1, min_showers: int = 1024) -> str:
+    """The timing table of ``latentlab calo bench [RUN]``: simulator, generator on CPU (and CUDA), CaloGAN."""
+    import torch
+    torch.set_num_threads(threads)
+    sim = time_simulator(batch_sizes, min_seconds=min_seconds, min_showers=min_showers, workers=1)["simulator_ms"]
+    columns = {"simulator (1 worker)": sim}
+    if run is not None:
+        columns[f"generator CPU ({threads} thread{'s' if threads > 1 else ''})"] = time_generator(
+            run, batch_sizes, min_seconds, min_showers=min_showers)
+        if torch.cuda.is_available():
+            columns["generator CUDA"] = time_generator(run, batch_sizes, min_seconds, device="cuda",
+                                                       min_showers=min_showers)
+    pub = CALOGAN_PUBLISHED_MS
+    head = " | ".join(f"{k} wall | {k} CPU" for k in columns)
+    lines = [f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())}; ms per shower "
+             "(wall: elapsed; CPU: process CPU time)", "",
+             f"| batch | {head} | CaloGAN CPU (published) | CaloGAN GPU (published) | Geant4 (published) |",
+             "|---|" + "---|---|" * len(columns) + "---|---|---|"]
+    for b in batch_sizes:
+        cells = " | ".join(f"{c[b]['wall_ms']:.3g} | {c[b]['cpu_ms']:.3g}" for c in columns.values())
+        lines.append(f"| {b} | {cells} | {pub['calogan_cpu'].get(b, '-')} | {pub['calogan_gpu'].get(b, '-')} | "
+                     f"{pub['geant4_cpu']:g} |")
+    if run is not None and max(batch_sizes) in sim:
+        b = max(batch_sizes)
+        gen = columns[next(k for k in columns if k.startswith("generator CPU"))][b]
+        lines += ["", f"generator speed-up over the simulator at batch {b}: {sim[b]['wall_ms'] / gen['wall_ms']:.0f}x "
+                  f"(wall), {sim[b]['cpu_ms'] / gen['cpu_ms']:.0f}x (CPU time)"]
+    return "\n".join(lines)

@@ -121,7 +121,7 @@ class Showers:
 
     def layer_flat(self, i: int) -> np.ndarray:
         """(N, voxels in layer i) view of one layer."""
-        return self.layers[i].reshape(len(self), -1)
+        return self.layers[i].reshape(len(self), int(np.prod(self.layers[i].shape[1:])))
 
     def voxels(self) -> np.ndarray:
         """(N, all voxels) deposits, layer after layer (the CaloChallenge order)."""

@@ -30,7 +30,7 @@ from latentlab.errors import DataError
 
 
 def _separation_table(ref_obs: list[Observable], gen_obs: list[Observable], out: Path,
-                      bins: int) -> tuple[list[dict[str, Any]], list[str]]:
+                      bins: int, draw: bool = True) -> tuple[list[dict[str, Any]], list[str]]:
     rows, figures = [], []
     for r, g in zip(ref_obs, gen_obs):
         seps = []
@@ -39,7 +39,8 @@ def _separation_table(ref_obs: list[Observable], gen_obs: list[Observable], out:
             seps.append(s)
             rows.append({"observable": name, "separation_power": s, "reference_mean": float(r.values[:, k].mean()),
                          "generated_mean": float(g.values[:, k].mean()), "unit": r.unit})
-        figures.append(plots.observable_figure(r, g, seps, out / f"hist_{r.name}.png", bins).name)
+        if draw:
+            figures.append(plots.observable_figure(r, g, seps, out / f"hist_{r.name}.png", bins).name)
     return rows, figures
 
 
@@ -86,8 +87,12 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}} img{{max-width:10
 
 
 def validate(reference: Showers, generated: Showers, out_dir: str | Path, *, bins: int = 50, classifier: str = "hgb",
-             max_classifier: int = 20_000, seed: int = 0) -> dict[str, Any]:
-    """Compare two sets of showers; write figures, tables, validation.json and report.html into ``out_dir``."""
+             max_classifier: int = 20_000, seed: int = 0, figures: bool = True) -> dict[str, Any]:
+    """Compare two sets of showers; write figures, tables, validation.json and report.html into ``out_dir``.
+
+    ``figures=False`` skips the PNGs (the slow part on a busy machine); the numbers are the same.
+    """
+    draw = figures
     if reference.geometry.layer_shapes != generated.geometry.layer_shapes:
         raise DataError(f"cannot compare showers of different geometries: reference {reference.geometry.describe()}, "
                         f"generated {generated.geometry.describe()}")
@@ -100,12 +105,13 @@ def validate(reference: Showers, generated: Showers, out_dir: str | Path, *, bin
         notes.append(f"the incident-energy spectra differ (Kolmogorov-Smirnov p = {p_inc:.2g}); observables that "
                      "depend on energy are then not comparable: generate at the reference's energies")
     ref_obs, gen_obs = observables(reference), observables(generated)
-    rows, figures = _separation_table(ref_obs, gen_obs, out, bins)
+    rows, figures = _separation_table(ref_obs, gen_obs, out, bins, draw)
     response = {o.name: o for o in ref_obs}["response"].values[:, 0], {o.name: o for o in gen_obs}["response"].values[:, 0]
-    figures.append(plots.response_figure(reference.energy, response[0], generated.energy, response[1],
-                                         out / "response_vs_energy.png").name)
-    figures.append(plots.average_images_figure(average_images(reference), average_images(generated),
-                                               out / "average_images.png").name)
+    if draw:
+        figures.append(plots.response_figure(reference.energy, response[0], generated.energy, response[1],
+                                             out / "response_vs_energy.png").name)
+        figures.append(plots.average_images_figure(average_images(reference), average_images(generated),
+                                                   out / "average_images.png").name)
     f_ref, names = high_level_features(reference)
     f_gen, _ = high_level_features(generated)
     with warnings.catch_warnings():

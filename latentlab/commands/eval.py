@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from latentlab import evaluation
+from latentlab.errors import LatentlabError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
     from latentlab.plots import write_report
     from latentlab.run import read_metrics, write_json
     ctx = evaluation.Context(Path(args.run), args.which, args.data_dir, args.device)
-    ctx.info  # fail early on a folder that is not a run
+    if ctx.model.eval_hint:  # also fails early on a folder that is not a run
+        raise LatentlabError(ctx.model.eval_hint)
     results: dict = {}
     for plugin in evaluation.plugins():
         out = plugin.evaluate(args, ctx)

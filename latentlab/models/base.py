@@ -24,6 +24,7 @@ class GenerativeModel(nn.Module):
     can_encode: ClassVar[bool] = False  # encode(x) / decode(z) / reconstruct(x)
     conditional: ClassVar[bool] = False  # sample(n, y=...) takes labels
     adam_betas: ClassVar[tuple[float, float]] = (0.9, 0.999)  # GANs use DCGAN's (0.5, 0.999)
+    eval_hint: ClassVar[str | None] = None  # set when `latentlab eval` cannot serve this model: what to run instead
     default_lr: ClassVar[float | None] = None  # learning rate when none is given (GANs: 2e-4), else TrainConfig's
 
     def __init__(self, cfg: Any, shape: tuple[int, int, int], num_classes: int | None = None):
