@@ -17,14 +17,17 @@ from latentlab.distributed import DistributedError
 from latentlab.errors import LatentlabError, TrainingDiverged
 
 
-def add_config_options(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
-    """One --option per dataclass field; defaults are SUPPRESSed so only given options are set."""
+def add_config_options(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (),
+                       defaults: dict | None = None) -> None:
+    """One --option per dataclass field; defaults are SUPPRESSed so only given options are set.
+    ``defaults`` overrides the default shown in the help (e.g. a model's own learning rate)."""
+    defaults = defaults or {}
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         base, _ = field_type(cls, f)
         flag = "--" + f.name.replace("_", "-")
-        help = f"{f.metadata.get('help', '')} (default: {f.default})"
+        help = f"{f.metadata.get('help', '')} (default: {defaults.get(f.name, f.default)})"
         if base is bool:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help)
         else:

@@ -17,11 +17,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     models = p.add_subparsers(dest="model", metavar="MODEL", required=True)
     for name, cls in sorted(MODELS.items()):
         doc = model_summary(cls)
-        m = models.add_parser(name, help=doc, description=doc, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        m = models.add_parser(name, help=doc, description=doc)
         m.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue the run in RUN_DIR exactly where its checkpoint stopped")
         m.add_argument("--nproc", type=int, default=1, metavar="N",
                        help="train with N processes on this machine (launches torchrun; --batch-size is per process)")
-        add_config_options(m.add_argument_group("training"), TrainConfig)
+        add_config_options(m.add_argument_group("training"), TrainConfig,
+                           defaults={"lr": cls.default_lr} if cls.default_lr is not None else None)
         add_config_options(m.add_argument_group(f"{name} model"), cls.Config)
         m.set_defaults(func=run)
 
