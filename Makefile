@@ -21,7 +21,8 @@ test: setup
 	$(BIN)/python -m pytest tests
 
 bench: setup
-	$(BIN)/pip install --quiet pythae==0.1.2
+	# benchmark-only: the baselines we compare against (never imported by latentlab)
+	$(BIN)/pip install --quiet pythae==0.1.2 pyod==3.6.7 umap-learn==0.5.12
 	$(BIN)/python bench/run_all.py
 
 clean:

@@ -1,10 +1,15 @@
-"""Re-run every benchmark (hours on 2 CPU cores), then assemble BENCHMARKS.md.
+"""Re-run every benchmark with its default settings (hours on 2 CPU cores), then assemble BENCHMARKS.md.
 
-    python bench/run_all.py [--data-dir ../shared/data/mnist] [--only NAME ...]
+    python bench/run_all.py [--data ../shared/data] [--only NAME ...]
+
+MNIST is found through LATENTLAB_DATA (set here to --data); Fashion-MNIST through
+`apt-get install dataset-fashion-mnist`. The tables in BENCHMARKS.md were made with the
+exact commands printed above each of them, which may differ from the defaults.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,15 +19,15 @@ BENCH = Path(__file__).resolve().parent
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-dir", default=str(BENCH.parent.parent / "shared" / "data" / "mnist"))
+    p.add_argument("--data", default=str(BENCH.parent.parent / "shared" / "data"), help="folder holding mnist/")
     p.add_argument("--only", nargs="*", default=None, help="script names without .py")
     args = p.parse_args()
-    scripts = sorted(s for s in BENCH.glob("*.py") if s.stem not in ("assemble", "run_all"))
-    for script in scripts:
+    env = {**os.environ, "LATENTLAB_DATA": args.data}
+    for script in sorted(s for s in BENCH.glob("*.py") if s.stem not in ("assemble", "run_all")):
         if args.only and script.stem not in args.only:
             continue
         print(f"== {script.name}", flush=True)
-        subprocess.run([sys.executable, str(script), "--data-dir", args.data_dir], check=True)
+        subprocess.run([sys.executable, str(script)], check=True, env=env, cwd=BENCH.parent)
     subprocess.run([sys.executable, str(BENCH / "assemble.py")], check=True)
 
 
