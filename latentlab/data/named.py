@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
 
 from latentlab.data import catalog, idx, locate
 from latentlab.data.download import fetch
@@ -18,6 +17,8 @@ Arrays = tuple[torch.Tensor, torch.Tensor]
 
 def load_digits_arrays() -> Arrays:
     """All 1797 8x8 digits as (N, 1, 8, 8) in [0, 1] (pixel values 0..16 divided by 16)."""
+    from sklearn.datasets import load_digits  # here, not at import: keeps the CLI's start fast
+
     digits = load_digits()
     x = (digits.images / 16.0).astype(np.float32)
     return images_to_tensor(x, "digits"), labels_to_tensor(digits.target, len(x), "digits")

@@ -1,7 +1,6 @@
 """Seeded, deterministic hold-out splits (stratified by label when possible)."""
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 TEST_FRACTION = 0.2
 """Share of the data held out for test when a source has no official test split."""
@@ -16,6 +15,8 @@ def hold_out(n: int, fraction: float, seed: int, labels: np.ndarray | None = Non
     The split is stratified by ``labels`` when given and every class can be
     represented on both sides; otherwise it is a plain random split.
     """
+    from sklearn.model_selection import train_test_split  # here, not at import: keeps the CLI's start fast
+
     n_held = int(round(fraction * n))
     everything = np.arange(n)
     if n_held == 0:
