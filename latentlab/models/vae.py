@@ -10,6 +10,7 @@ loss (elbo):     -ELBO_beta = E_q[-log p(x|z)] + beta * KL(q(z|x) || N(0, I)),
                  KL = -1/2 sum_j (1 + logvar_j - mu_j^2 - exp(logvar_j))   (Kingma and Welling, appendix B)
 loss (iwae):     -L_k = -E[log (1/k) sum_i w_i],  w_i = p(x|z_i) p(z_i) / q(z_i|x),  z_i ~ q(z|x)
                  (Burda et al., eq. 8; k = 1 is the ELBO with a sampled KL, and L_k rises to log p(x) with k)
+                 (with beta != 1 or during the warm-up, log w_i = log p(x|z_i) + beta (log p(z_i) - log q(z_i|x)))
 Terms are summed over pixels / latents and averaged over the batch: nats per image.
 
 beta trades reconstructions against samples: beta < 1 lets q(z|x) stray from the prior, giving
@@ -122,7 +123,7 @@ class VAE(GenerativeModel):
         s, b = z.shape[:2]
         logits = self.decoder_logits(z.flatten(0, 1), None if y is None else y.repeat(s))  # (S*B, C, H, W)
         if self.cfg.likelihood == "bernoulli":  # the estimator's inner loop: no copy of x per draw
-            return log_bernoulli(logits.view(s, b, -1), x)
+            return log_bernoulli(logits.reshape(s, b, -1), x)
         xs = x.expand(s, *x.shape).flatten(0, 1)  # (S*B, C, H, W), image b repeated for each draw
         return -reconstruction_nll(logits, xs, self.cfg.likelihood, self.cfg.sigma).view(s, b)
 
