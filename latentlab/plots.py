@@ -114,11 +114,14 @@ def make_pictures(model, data, run_dir: str | Path, metrics: list[dict], n: int 
         made.append(save_grid(model.sample(len(y), y), run_dir / "samples.png", nrow=per))
     elif model.can_sample:
         made.append(save_grid(model.sample(n), run_dir / "samples.png"))
-    if model.can_encode:
-        x = data.test.x[:32].to(model.device)
-        rec = model.reconstruct(x)
-        made.append(save_grid(torch.cat([x[:16], rec[:16], x[16:], rec[16:]]), run_dir / "reconstructions.png", nrow=16))
-        codes = torch.cat([model.latent(b.to(model.device)) for b in data.test.x[:5000].split(1000)]).cpu().numpy()
+    # a conditional VAE encodes an image together with its label (posterior(x, y))
+    with_labels = model.conditional and hasattr(model, "posterior") and data.test.y is not None
+    if model.can_encode or with_labels:
+        x, y = data.test.x[:5000].to(model.device), (data.test.y[:5000].to(model.device) if with_labels else None)
+        rec = model.reconstruct(x[:32], y[:32]) if with_labels else model.reconstruct(x[:32])
+        made.append(save_grid(torch.cat([x[:16], rec[:16], x[16:32], rec[16:]]), run_dir / "reconstructions.png", nrow=16))
+        codes = torch.cat([model.latent(xb, yb) if with_labels else model.latent(xb)
+                           for xb, yb in zip(x.split(1000), (y if with_labels else x).split(1000))]).cpu().numpy()
         labels = data.test.y[:5000].numpy() if data.test.y is not None else None
         made.append(plot_latent(codes, labels, run_dir / "latent.png", data.classes))
     loss_plot = plot_losses(metrics, run_dir / "losses.png")
