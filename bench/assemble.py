@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,11 +26,20 @@ in one run (alternating the two contenders) are fair to both sides.
 """
 
 
+def section(path: Path) -> str:
+    """One result file as a section: headings one level down when it has a title of its own,
+    links to its pictures made relative to the repository root."""
+    text = path.read_text().rstrip() + "\n"
+    if re.search(r"^# ", text, flags=re.M):
+        text = re.sub(r"^(#+) ", r"#\1 ", text, flags=re.M)
+    return re.sub(r"\]\(([\w.-]+\.(?:png|gif))\)", r"](bench/results/\1)", text)
+
+
 def main() -> None:
     results = ROOT / "bench" / "results"
     files = {p.stem: p for p in results.glob("*.md")}
     names = [n for n in ORDER if n in files] + sorted(set(files) - set(ORDER))
-    body = "\n".join(files[n].read_text().rstrip() + "\n" for n in names)
+    body = "\n".join(section(files[n]) for n in names)
     (ROOT / "BENCHMARKS.md").write_text(HEADER + body)
     print(f"BENCHMARKS.md: {len(names)} sections ({', '.join(names)})")
 
