@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     for name, cls in sorted(MODELS.items()):
         if not cls.can_encode:
             continue
-        m = models.add_parser(name, help=f"detector on a {name}")
+        m = models.add_parser(name, help=f"score images by a trained {name!r} model")
         g = m.add_argument_group("anomaly detection")
         g.add_argument("--normal-class", dest="normal", type=int, nargs="+", default=None, metavar="K",
                        help="normal class(es) to run (default: every class)")
