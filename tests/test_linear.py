@@ -3,7 +3,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 from scipy.linalg import subspace_angles
 from sklearn.decomposition import PCA
 
@@ -14,15 +13,6 @@ from latentlab.linear import angle_bound, compare_pca, train_linear_ae
 # What "within 2% of PCA-3 on digits" guarantees: sin^2 theta_max <= 0.02 E_pca / (lambda_3 - lambda_4) -> 33 degrees.
 K = 3
 BOUND_AT_2_PERCENT_DEG = 33.0
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,6 @@ from latentlab.errors import DataError, LatentlabError
 TINY = dict(epochs=1, batch_size=32, latent_dim=4, hidden=16, layers=1, progress=False)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def showers():
     return simulate("eplus", 200, energy=(2.0, 50.0), seed=5)

@@ -4,18 +4,9 @@ import json
 import h5py
 import numpy as np
 import pytest
-import torch
 
 from latentlab.calo import read_calogan
 from latentlab.cli import main
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

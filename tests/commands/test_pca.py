@@ -1,18 +1,9 @@
 """latentlab pca: train-and-compare with --k, compare a RUN, and bad input."""
 import json
 
-import torch
 import pytest
 
 from latentlab.cli import main
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_train_then_compare_and_compare_again(tmp_path, capsys):

@@ -1,19 +1,10 @@
 """latentlab sample RUN: images from a trained model; --prior for autoencoders."""
 import numpy as np
 import pytest
-import torch
 
 from latentlab.cli import main
 
 FAST = ["--dataset", "digits", "--epochs", "1", "--batch-size", "64", "--latent-dim", "4", "--hidden", "32", "--no-progress"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

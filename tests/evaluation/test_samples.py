@@ -22,15 +22,7 @@ def cache(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="session")
-def evaluator(cache, one_thread):
+def evaluator(cache):
     return get_evaluator("digits", cache=cache, log=lambda msg: None)
 
 
@@ -40,7 +32,7 @@ def digits():
 
 
 @pytest.fixture(scope="session")
-def vae_run(tmp_path_factory, one_thread):
+def vae_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "vae"
     return latentlab.train("vae", dataset="digits", epochs=2, batch_size=64, latent_dim=4, hidden=32, progress=False, out=str(out))
 

@@ -7,14 +7,6 @@ from latentlab.errors import ConfigError
 from latentlab.models.ae import AE, AEConfig
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def build(shape=(1, 8, 8), **kw):
     cfg = AEConfig(**{"hidden": 32, **kw})
     cfg.validate()

@@ -9,14 +9,6 @@ from latentlab.models.ae import AE, AEConfig
 from latentlab.models.presets import LECTURE_ARCHS, code_shape
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def build(shape=(1, 28, 28), **kw):
     cfg = AEConfig(**kw)
     cfg.validate()

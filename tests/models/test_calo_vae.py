@@ -11,14 +11,6 @@ from latentlab.models.calo_vae import CaloVAE, CaloVAEConfig
 SMALL = dict(latent_dim=4, hidden=16, layers=1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def small(**kw):
     torch.manual_seed(0)
     return CaloVAE(CaloVAEConfig(**{**SMALL, **kw}), (1, 1, 504))
