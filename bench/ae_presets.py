@@ -34,8 +34,8 @@ from scipy import linalg
 from torch import nn
 
 import latentlab
-from latentlab.plots import save_grid
-from latentlab.train import evaluate
+from latentlab.viz.plots import save_grid
+from latentlab.training.loop import evaluate
 
 PRESETS = ("conv-lecture1", "conv-lecture2", "conv-lecture3")
 RESULTS = Path(__file__).parent / "results"

@@ -60,7 +60,7 @@ def main() -> None:
     p.add_argument("--no-pyod", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(1)
-    from latentlab.anomaly import load_images, one_class
+    from latentlab.analysis.anomaly import load_images, one_class
     started = time.perf_counter()
     data_dir = MNIST_DIR if args.dataset == "mnist" else None
     data = load_images(args.dataset, data_dir)
@@ -127,7 +127,7 @@ def write_markdown() -> None:
                      f"PyOD: `AutoEncoder` defaults (hidden [64, 32], batch norm, dropout 0.2, standardised inputs), "
                      f"{r['epochs']} epochs, batch 128, same seeds and images. "
                      f"latentlab holds out 10% of each class's training images for validation "
-                     f"(see `latentlab.anomaly.train_detector`), so each latentlab detector trains on 90% of them, PyOD on all.\n")
+                     f"(see `latentlab.analysis.anomaly.train_detector`), so each latentlab detector trains on 90% of them, PyOD on all.\n")
         rows = ["| normal class | latentlab AE | PyOD AutoEncoder |", "|---|---|---|"]
         for k, label in enumerate(r["classes"]):
             rows.append(f"| {k} ({label}) | {cell(r['ours'].get(str(k)))} | {cell(r['pyod'].get(str(k)))} |")

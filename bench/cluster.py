@@ -38,7 +38,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     import latentlab
-    from latentlab.cluster import cluster, cluster_run, clustering_scores, latent_codes, split_images
+    from latentlab.analysis.cluster import cluster, cluster_run, clustering_scores, latent_codes, split_images
     started = time.perf_counter()
     data_dir = MNIST_DIR if args.dataset == "mnist" else None
     run_dir = WORK / f"cluster-ae-{args.dataset}"
@@ -79,7 +79,7 @@ def main() -> None:
 
 def train_minutes(run_dir: Path) -> float:
     """Training wall time of a run folder: the sum of its epochs' seconds in metrics.jsonl."""
-    from latentlab.run import read_metrics
+    from latentlab.training.run_folder import read_metrics
     return sum(row["seconds"] for row in read_metrics(run_dir)) / 60
 
 

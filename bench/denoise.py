@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 
 import latentlab
-from latentlab.noise import corrupt, denoising_scores, psnr
-from latentlab.plots import save_grid
+from latentlab.data.noise import corrupt, denoising_scores, psnr
+from latentlab.viz.plots import save_grid
 
 NOISES = ("gaussian:0.2", "gaussian:0.4", "mask:0.3", "mask:0.6", "saltpepper:0.1", "saltpepper:0.3")
 RESULTS = Path(__file__).parent / "results"

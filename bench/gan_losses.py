@@ -37,8 +37,8 @@ from torch import nn
 
 import latentlab
 from latentlab.models.adversarial import generator_bce
-from latentlab.plots import grid, plt, save_figure
-from latentlab.train import make_optimizer, step
+from latentlab.viz.plots import grid, plt, save_figure
+from latentlab.training.loop import make_optimizer, step
 
 LOSSES = ("minimax", "non-saturating")
 RESULTS = Path(__file__).parent / "results"

@@ -1,7 +1,7 @@
 """Benchmark: test log-likelihood on dynamically binarized MNIST against the literature.
 
 Three models, each trained for the same wall-time budget on one CPU thread, then scored by
-the same importance-sampled estimator (latentlab.likelihood, Burda et al. 2015) on the same
+the same importance-sampled estimator (latentlab.evaluation.likelihood, Burda et al. 2015) on the same
 binarized test set (test images binarized once with seed 0):
 
   latentlab-vae    Burda et al.'s network (MLP 784-200-200-50, tanh), ELBO objective
@@ -142,7 +142,7 @@ def load_pythae(path: str):
 
 
 class PythaeScorer(nn.Module):
-    """What latentlab.likelihood needs, read off a pythae VAE: q(z|x) and Bernoulli decoder logits."""
+    """What latentlab.evaluation.likelihood needs, read off a pythae VAE: q(z|x) and Bernoulli decoder logits."""
 
     name = "pythae-vae"
 
@@ -159,7 +159,7 @@ class PythaeScorer(nn.Module):
         return out.embedding, out.log_covariance
 
     def log_px_given_z(self, x, z, y=None):
-        from latentlab.likelihood import log_bernoulli
+        from latentlab.evaluation.likelihood import log_bernoulli
         s, b = z.shape[:2]
         return log_bernoulli(self.vae.decoder.logits(z.flatten(0, 1)).view(s, b, -1), x)
 
@@ -167,7 +167,7 @@ class PythaeScorer(nn.Module):
 # --- scoring ------------------------------------------------------------------------------------
 def score(entry: dict, name: str, x_test: torch.Tensor, k: int, n: int | None) -> dict:
     import latentlab
-    from latentlab.likelihood import estimate_nll
+    from latentlab.evaluation.likelihood import estimate_nll
     model = load_pythae(entry["run"]) if name == "pythae-vae" else latentlab.load(entry["run"])
     x = x_test[:n] if n else x_test
     res = estimate_nll(model, x, k=k, batch_size=100, seed=0)
@@ -281,7 +281,7 @@ def main(argv: list[str]) -> None:
     results = json.loads(state_path.read_text()) if state_path.exists() else {}
 
     import latentlab
-    from latentlab.likelihood import binarize
+    from latentlab.evaluation.likelihood import binarize
     data = latentlab.load_dataset("mnist", args.data_dir, 0.1, 0)
     x_test = binarize(data.test.x, seed=0)
     for name in args.models:

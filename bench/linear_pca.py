@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from latentlab.linear import compare_pca, train_linear_ae
+from latentlab.analysis.linear import compare_pca, train_linear_ae
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -80,7 +80,7 @@ def main() -> None:
 
 
 def run_data(run):
-    from latentlab.run import run_dataset
+    from latentlab.training.run_folder import run_dataset
     return run_dataset(run.dir)
 
 

@@ -142,8 +142,8 @@ def pythae_worker(args: argparse.Namespace) -> None:
 def score_job(job: dict, args: argparse.Namespace, evaluators: dict, memo: dict) -> dict:
     from latentlab import load
     from latentlab.evaluation.samples import draw, sample_labels, score
-    from latentlab.evaluator import evaluator_data, get_evaluator
-    from latentlab.run import load_state, write_json
+    from latentlab.evaluation.classifier import evaluator_data, get_evaluator
+    from latentlab.training.run_folder import load_state, write_json
     dataset = job["dataset"]
     with LOCK:  # one evaluator per dataset, loaded (or trained) once
         if dataset not in evaluators:

@@ -18,5 +18,13 @@ class ConfigError(LatentlabError):
     """A setting is unknown, of the wrong type, or out of range."""
 
 
-class TrainingDiverged(LatentlabError):
+class TrainingStopped(LatentlabError):
+    """Training could not go on (exit code 1, not 2): the run folder keeps its last checkpoint."""
+
+
+class TrainingDiverged(TrainingStopped):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class DistributedError(TrainingStopped):
+    """A process of a distributed job died or could not be reached."""

@@ -1,17 +1,24 @@
-"""Evaluations that `latentlab eval RUN` can run. Each module in this package
-defines ``add_arguments(parser)`` and ``evaluate(args, ctx) -> dict | None``
-(None when its options were not asked for); their results are merged into
-RUN/eval.json and printed."""
+"""Evaluation: everything that turns a trained model into numbers.
+
+    classifier.py  the evaluation classifier (features and labels for the sample metrics)
+    metrics/       Frechet distance, precision/recall/density/coverage, mode coverage
+    likelihood.py  importance-sampled test log-likelihood (and `eval --nll`)
+    samples.py     sample quality of a model (`eval --samples`)
+    loss.py        test-set loss terms (always computed by `eval`)
+
+``latentlab eval RUN`` runs the plugins in ``PLUGINS``: each defines ``add_arguments(parser)``
+and ``evaluate(args, ctx) -> dict | None`` (None when its options were not asked for).
+"""
+
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 
-from latentlab.run import RunInfo, load, read_run, run_dataset
+from latentlab.training.run_folder import RunInfo, load, read_run, run_dataset
 
 
 @dataclass
@@ -37,5 +44,8 @@ class Context:
         return run_dataset(self.run_dir, self.data_dir)
 
 
+PLUGINS = ("loss", "likelihood", "samples")  # modules of this package, run in this order
+
+
 def plugins() -> list[ModuleType]:
-    return [importlib.import_module(f"{__name__}.{i.name}") for i in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name)]
+    return [importlib.import_module(f"{__name__}.{name}") for name in PLUGINS]

@@ -11,7 +11,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def evaluate(args: argparse.Namespace, ctx) -> dict | None:
-    from latentlab.train import evaluate as evaluate_split
+    from latentlab.training.loop import evaluate as evaluate_split
     if not len(ctx.data.test):
         return None
     t = ctx.info.train

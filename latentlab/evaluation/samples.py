@@ -1,6 +1,6 @@
 """Sample quality (``latentlab eval RUN --samples 10000``): draw N images from the model and
 score them against the test split in the features and labels of the dataset's evaluation
-classifier (``latentlab.evaluator``):
+classifier (``latentlab.evaluation.classifier``):
 
 - Frechet distance (``samples_fd``), with the same statistic for N training images against
   the test split as the floor a perfect sampler would reach (``samples_fd_floor``);
@@ -21,8 +21,8 @@ import torch
 
 from latentlab.data import Split
 from latentlab.errors import LatentlabError
-from latentlab.evaluator import FEATURES, Evaluator, evaluator_data, get_evaluator
-from latentlab.metrics import class_distribution, frechet_distance, min_samples, mode_coverage, prdc
+from latentlab.evaluation.classifier import FEATURES, Evaluator, evaluator_data, get_evaluator
+from latentlab.evaluation.metrics import class_distribution, frechet_distance, min_samples, mode_coverage, prdc
 
 K = 3  # neighbours of the k-NN manifolds (Kynkaanniemi et al. 2019)
 MIN_SAMPLES = min_samples(FEATURES)  # 129: a full-rank covariance of the 128 features

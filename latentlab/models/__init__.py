@@ -1,29 +1,58 @@
-"""The model registry: every module in this package that defines a
-``GenerativeModel`` subclass with ``@register`` becomes a model of the CLI and API."""
+"""The model registry: an explicit table of name -> class, imported only when asked for.
+
+``MODELS`` holds the image models (``latentlab train NAME``, ``latentlab list``);
+``SHOWER_MODELS`` the calorimeter-shower models, trained with ``latentlab calo train``
+(their maths lives in ``latentlab.calo``). ``get_model_class`` finds either, so
+``latentlab.load`` reads every run folder. A new model is one file here and one line below.
+"""
 from __future__ import annotations
 
 import importlib
-import pkgutil
+from collections.abc import Iterator, Mapping
 
 from latentlab.errors import LatentlabError
-from latentlab.models.base import GenerativeModel
-
-MODELS: dict[str, type[GenerativeModel]] = {}
 
 
-def register(cls: type[GenerativeModel]) -> type[GenerativeModel]:
-    """Class decorator: make a model available by its ``name``."""
-    if cls.name in MODELS:
-        raise RuntimeError(f"two models are named {cls.name!r}")
-    MODELS[cls.name] = cls
-    return cls
+class Registry(Mapping):
+    """name -> model class, each imported on first use (no import side effects at start-up)."""
+
+    def __init__(self, paths: dict[str, str]):
+        self.paths = dict(paths)  # name -> "module:Class"
+        self._loaded: dict[str, type] = {}
+
+    def __getitem__(self, name: str) -> type:
+        if name not in self._loaded:
+            module, cls = self.paths[name].split(":")
+            self._loaded[name] = getattr(importlib.import_module(module), cls)
+        return self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
 
 
-def get_model_class(name: str) -> type[GenerativeModel]:
-    if name not in MODELS:
-        raise LatentlabError(f"unknown model {name!r}; choose from {', '.join(sorted(MODELS))}")
-    return MODELS[name]
+MODELS = Registry({
+    "ae": "latentlab.models.ae:AE",
+    "vae": "latentlab.models.vae:VAE",
+    "cvae": "latentlab.models.cvae:CVAE",
+    "gan": "latentlab.models.gan:GAN",
+    "dcgan": "latentlab.models.dcgan:DCGAN",
+    "cgan": "latentlab.models.cgan:CGAN",
+    "acgan": "latentlab.models.acgan:ACGAN",
+    "infogan": "latentlab.models.infogan:InfoGAN",
+    "wgan-gp": "latentlab.models.wgan_gp:WGANGP",
+})
+SHOWER_MODELS = Registry({
+    "calo-wgan": "latentlab.calo.wgan:CaloWGAN",
+    "calo-vae": "latentlab.calo.vae:CaloVAE",
+})
 
 
-for _info in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_info.name}")
+def get_model_class(name: str) -> type:
+    for registry in (MODELS, SHOWER_MODELS):
+        if name in registry:
+            return registry[name]
+    raise LatentlabError(f"unknown model {name!r}; choose from {', '.join(sorted(MODELS))} "
+                         f"(shower models: {', '.join(SHOWER_MODELS)}, with `latentlab calo train`)")

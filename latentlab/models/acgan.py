@@ -17,10 +17,9 @@ import torch.nn.functional as F
 
 from latentlab.config import setting
 from latentlab.errors import ConfigError
-from latentlab.models import register
 from latentlab.models.adversarial import GEN_LOSSES, check_gan_config, discriminator_bce, generator_bce, mean_prob, signal_norm
 from latentlab.models.cgan import LabelledGenerator
-from latentlab.models.gan_nets import ARCHS, Discriminator
+from latentlab.nn.gan_nets import ARCHS, Discriminator
 
 
 @dataclass
@@ -41,7 +40,6 @@ class ACGANConfig:
             raise ConfigError(f"class_weight must be >= 0, got {self.class_weight}")
 
 
-@register
 class ACGAN(LabelledGenerator):
     """AC-GAN: conditional generator, discriminator with an auxiliary classifier (Odena et al. 2017)."""
 

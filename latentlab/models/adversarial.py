@@ -133,8 +133,8 @@ class AdversarialModel(GenerativeModel):
 
     def epoch_end(self, run_dir: str, epoch: int) -> None:
         """Frame of the fixed latent batch -> training.gif, and dynamics.png from metrics.jsonl."""
-        from latentlab import gif
-        from latentlab.run import read_metrics
+        from latentlab.viz import gif
+        from latentlab.training.run_folder import read_metrics
         was_training = self.training
         self.eval()
         with torch.no_grad():
@@ -152,7 +152,7 @@ def plot_dynamics(metrics: list[dict], path: Path, critic: bool = False) -> Path
     """Both losses, mean D(x) and mean D(G(z)), and the generator's gradient signal per epoch."""
     from matplotlib.ticker import MaxNLocator
 
-    from latentlab.plots import plt, save_figure
+    from latentlab.viz.plots import plt, save_figure
     if not metrics:
         return None
     epochs = [r["epoch"] for r in metrics]

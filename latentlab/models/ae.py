@@ -6,10 +6,10 @@ convolutional autoencoders of the lecture notes' checkpoint solutions
 (`conv-lecture1`, `conv-lecture2`, `conv-lecture3`, see ``presets.py``), whose code
 size is fixed by the net; and `linear` (no activation anywhere, decoder output
 used as is, recon must be `mse`): the autoencoder that learns PCA's subspace
-(compare with ``latentlab.linear.compare_pca``).
+(compare with ``latentlab.analysis.linear.compare_pca``).
 
 Denoising (Vincent et al. 2008): with ``noise`` (e.g. "gaussian:0.4", see
-``latentlab.noise``) the training loss encodes a freshly corrupted copy of each
+``latentlab.data.noise``) the training loss encodes a freshly corrupted copy of each
 batch and is measured against the clean batch. ``evaluate`` reports the same
 objective on corrupted inputs (noise drawn from a fixed seed, so validation
 epochs compare) and the clean-input terms as ``clean_*``.
@@ -27,12 +27,11 @@ import torch
 
 from latentlab.config import check_choices, setting
 from latentlab.errors import ConfigError
-from latentlab.models import register
 from latentlab.models.base import GenerativeModel
-from latentlab.models.likelihoods import bernoulli_nll, squared_error
-from latentlab.models.nets import ACTIVATIONS, decoder_net, encoder_net
-from latentlab.models.presets import LECTURE_ARCHS, LectureDecoder, LectureEncoder, LinearDecoder, LinearEncoder, code_shape
-from latentlab.noise import parse_noise
+from latentlab.nn.likelihoods import bernoulli_nll, squared_error
+from latentlab.nn.nets import ACTIVATIONS, decoder_net, encoder_net
+from latentlab.nn.presets import LECTURE_ARCHS, LectureDecoder, LectureEncoder, LinearDecoder, LinearEncoder, code_shape
+from latentlab.data.noise import parse_noise
 
 AE_LOSSES = ("bce", "mse")
 AE_ARCHS = ("mlp", "conv", "linear", *LECTURE_ARCHS)
@@ -66,7 +65,6 @@ class AEConfig:
         parse_noise(self.noise)  # raises ConfigError on a bad spec
 
 
-@register
 class AE(GenerativeModel):
     name = "ae"
     Config = AEConfig
@@ -164,7 +162,7 @@ class AE(GenerativeModel):
         """Beside samples.png (fitted Gaussian), the notes' experiment: decode draws from the raw N(0, I) prior."""
         from pathlib import Path
 
-        from latentlab.plots import save_grid
+        from latentlab.viz.plots import save_grid
         was_training = self.training
         self.eval()
         gen = torch.Generator(device=self.device).manual_seed(0)  # never touches the training RNG

@@ -15,9 +15,8 @@ import torch.nn.functional as F
 
 from latentlab.config import setting
 from latentlab.errors import ConfigError
-from latentlab.models import register
 from latentlab.models.adversarial import GEN_LOSSES, AdversarialModel, check_gan_config, discriminator_bce, generator_bce, mean_prob, signal_norm
-from latentlab.models.gan_nets import ARCHS, Discriminator, generator_net
+from latentlab.nn.gan_nets import ARCHS, Discriminator, generator_net
 
 
 @dataclass
@@ -63,7 +62,6 @@ class LabelledGenerator(AdversarialModel):
         return torch.cat([z, self.one_hot(y)], 1)
 
 
-@register
 class CGAN(LabelledGenerator):
     """Conditional GAN: labels into both generator and discriminator (Mirza and Osindero 2014)."""
 

@@ -21,8 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from latentlab.errors import ConfigError, LatentlabError
-from latentlab.models import register
-from latentlab.models.nets import decoder_net, encoder_net
+from latentlab.nn.nets import decoder_net, encoder_net
 from latentlab.models.vae import VAE, VAEConfig
 
 
@@ -31,7 +30,6 @@ class CVAEConfig(VAEConfig):
     pass
 
 
-@register
 class CVAE(VAE):
     name = "cvae"
     Config = CVAEConfig

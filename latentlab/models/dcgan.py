@@ -12,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from latentlab.config import setting
-from latentlab.models import register
 from latentlab.models.adversarial import GEN_LOSSES, check_gan_config
 from latentlab.models.gan import GAN
-from latentlab.models.gan_nets import ConvGenerator, Discriminator
+from latentlab.nn.gan_nets import ConvGenerator, Discriminator
 
 
 @dataclass
@@ -30,7 +29,6 @@ class DCGANConfig:
         check_gan_config(self)
 
 
-@register
 class DCGAN(GAN):
     """DCGAN: strided and transposed convolutions, batch norm, ReLU in G, LeakyReLU in D (Radford et al. 2016)."""
 

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import torch
 
 from latentlab.config import setting
-from latentlab.models import register
 from latentlab.models.adversarial import GEN_LOSSES, AdversarialModel, check_gan_config, discriminator_bce, generator_bce, mean_prob, signal_norm
-from latentlab.models.gan_nets import Discriminator, MLPGenerator
+from latentlab.nn.gan_nets import Discriminator, MLPGenerator
 
 
 @dataclass
@@ -31,7 +30,6 @@ class GANConfig:
         check_gan_config(self)
 
 
-@register
 class GAN(AdversarialModel):
     """GAN with MLP networks, minimax or non-saturating generator loss (Goodfellow et al. 2014)."""
 

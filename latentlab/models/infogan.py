@@ -22,10 +22,9 @@ import torch.nn.functional as F
 
 from latentlab.config import setting
 from latentlab.errors import ConfigError
-from latentlab.models import register
 from latentlab.models.adversarial import GEN_LOSSES, AdversarialModel, check_gan_config, discriminator_bce, generator_bce, mean_prob, signal_norm
-from latentlab.models.gan_nets import ARCHS, Discriminator, generator_net
-from latentlab.plots import save_grid
+from latentlab.nn.gan_nets import ARCHS, Discriminator, generator_net
+from latentlab.viz.plots import save_grid
 
 
 @dataclass
@@ -54,7 +53,6 @@ class InfoGANConfig:
             raise ConfigError(f"info_weight and cont_weight must be >= 0, got {self.info_weight} and {self.cont_weight}")
 
 
-@register
 class InfoGAN(AdversarialModel):
     """InfoGAN: categorical and continuous codes recovered by a Q head on the discriminator (Chen et al. 2016)."""
 

@@ -22,7 +22,7 @@ latent units from collapsing to the prior early in training.
 
 The pieces the whole family shares (the conditional VAE in ``cvae.py`` included) are
 ``posterior(x, y)`` and ``log_px_given_z(x, z, y)``: the importance-sampled test likelihood
-(``latentlab.likelihood``) and the IWAE objective are written once against them.
+(``latentlab.evaluation.likelihood``) and the IWAE objective are written once against them.
 """
 from __future__ import annotations
 
@@ -33,11 +33,10 @@ import torch
 
 from latentlab.config import check_choices, setting
 from latentlab.errors import ConfigError
-from latentlab.likelihood import log_bernoulli, log_weight_terms
-from latentlab.models import register
+from latentlab.evaluation.likelihood import log_bernoulli, log_weight_terms
 from latentlab.models.base import GenerativeModel
-from latentlab.models.likelihoods import LIKELIHOODS, reconstruction_nll
-from latentlab.models.nets import ACTIVATIONS, decoder_net, encoder_net
+from latentlab.nn.likelihoods import LIKELIHOODS, reconstruction_nll
+from latentlab.nn.nets import ACTIVATIONS, decoder_net, encoder_net
 
 ARCHS = ("mlp", "conv")
 OBJECTIVES = ("elbo", "iwae")
@@ -80,7 +79,6 @@ def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tenso
     return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
 
 
-@register
 class VAE(GenerativeModel):
     name = "vae"
     Config = VAEConfig

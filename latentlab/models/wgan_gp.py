@@ -18,9 +18,8 @@ import torch
 
 from latentlab.config import setting
 from latentlab.errors import ConfigError
-from latentlab.models import register
 from latentlab.models.adversarial import AdversarialModel, check_gan_config, signal_norm
-from latentlab.models.gan_nets import ARCHS, Discriminator, generator_net
+from latentlab.nn.gan_nets import ARCHS, Discriminator, generator_net
 
 
 @dataclass
@@ -50,7 +49,6 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Te
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
 
 
-@register
 class WGANGP(AdversarialModel):
     """WGAN-GP: Wasserstein critic with a gradient penalty, n_critic steps per generator step (Gulrajani et al. 2017)."""
 

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 import latentlab
-from latentlab.cli import main
+from latentlab.cli.main import main
 from latentlab.data import load_dataset
 from latentlab.errors import LatentlabError
 from latentlab.evaluation import samples
-from latentlab.evaluator import get_evaluator
+from latentlab.evaluation.classifier import get_evaluator
 from latentlab.models.base import GenerativeModel
 
 

@@ -8,7 +8,7 @@ import latentlab
 from latentlab.errors import ConfigError
 from latentlab.models.acgan import ACGAN, ACGANConfig
 
-train_module = importlib.import_module("latentlab.train")
+train_module = importlib.import_module("latentlab.training.loop")
 
 
 def small(**kw):

@@ -6,7 +6,7 @@ import torch
 import latentlab
 from latentlab.errors import ConfigError
 from latentlab.models.ae import AE, AEConfig
-from latentlab.models.presets import LECTURE_ARCHS, code_shape
+from latentlab.nn.presets import LECTURE_ARCHS, code_shape
 
 
 def build(shape=(1, 28, 28), **kw):

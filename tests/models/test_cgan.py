@@ -6,11 +6,11 @@ import pytest
 import torch
 
 import latentlab
-from latentlab.cli import main
+from latentlab.cli.main import main
 from latentlab.errors import ConfigError, LatentlabError
 from latentlab.models.cgan import CGAN, CGANConfig
 
-train_module = importlib.import_module("latentlab.train")
+train_module = importlib.import_module("latentlab.training.loop")
 
 
 @pytest.mark.parametrize("arch", ["mlp", "conv"])

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import latentlab
-from latentlab.cli import main
+from latentlab.cli.main import main
 from latentlab.errors import ConfigError, LatentlabError
 from latentlab.models.cvae import CVAE, CVAEConfig
 

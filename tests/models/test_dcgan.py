@@ -10,7 +10,7 @@ import latentlab
 from latentlab.errors import ConfigError
 from latentlab.models.dcgan import DCGAN, DCGANConfig
 
-train_module = importlib.import_module("latentlab.train")
+train_module = importlib.import_module("latentlab.training.loop")
 
 
 @pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 28), (3, 12, 10)])

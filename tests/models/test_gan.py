@@ -6,12 +6,12 @@ import torch
 from PIL import Image
 
 import latentlab
-from latentlab.cli import main
+from latentlab.cli.main import main
 from latentlab.errors import ConfigError, LatentlabError
 from latentlab.models.adversarial import generator_bce
 from latentlab.models.gan import GAN, GANConfig
 
-train_module = importlib.import_module("latentlab.train")
+train_module = importlib.import_module("latentlab.training.loop")
 SMALL = dict(dataset="digits", batch_size=64, progress=False, latent_dim=8, hidden=32, lr=2e-4)
 
 

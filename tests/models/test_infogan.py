@@ -8,7 +8,7 @@ import latentlab
 from latentlab.errors import ConfigError, LatentlabError
 from latentlab.models.infogan import InfoGAN, InfoGANConfig
 
-train_module = importlib.import_module("latentlab.train")
+train_module = importlib.import_module("latentlab.training.loop")
 
 
 def small(**kw):

@@ -6,7 +6,7 @@ import torch
 
 import latentlab
 from latentlab.errors import ConfigError
-from latentlab.models.likelihoods import bernoulli_nll
+from latentlab.nn.likelihoods import bernoulli_nll
 from latentlab.models.vae import VAE, VAEConfig
 
 SMALL = dict(dataset="digits", epochs=1, batch_size=64, latent_dim=4, hidden=32, binarize="dynamic", progress=False)

@@ -9,7 +9,7 @@ import latentlab
 from latentlab.errors import ConfigError
 from latentlab.models.wgan_gp import WGANGP, WGANGPConfig, gradient_penalty
 
-train_module = importlib.import_module("latentlab.train")
+train_module = importlib.import_module("latentlab.training.loop")
 
 
 def small(**kw):

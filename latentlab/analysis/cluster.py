@@ -1,0 +1,138 @@
+"""Clustering in the latent space of a trained AE or VAE.
+
+    codes = latent_codes(model, x)                 # (N, latent): the latent means
+    labels = cluster(codes, k=10, method="gmm")    # (N,) cluster index
+    clustering_scores(y, labels)                   # accuracy, NMI, ARI
+
+Methods: ``kmeans`` (k-means++), ``gmm`` (Gaussian mixture, full covariances) and
+``spectral`` (k-means on the spectral embedding of a k-nearest-neighbour graph of the
+codes, Ng, Jordan and Weiss 2001), which follows curved clusters that k-means cuts.
+Clustering accuracy is the share of points whose cluster, matched one-to-one to a
+label by the Hungarian method, is their label (as in DEC, Xie et al. 2016).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from latentlab.errors import LatentlabError
+
+METHODS = ("kmeans", "gmm", "spectral")
+
+
+@torch.no_grad()
+def latent_codes(model, x: torch.Tensor, batch_size: int = 1000) -> np.ndarray:
+    """(N, latent) latent means of images x (N, C, H, W)."""
+    if not model.can_encode:
+        raise LatentlabError(f"a '{model.name}' model has no encoder, so it has no latent codes to cluster; use an ae or vae")
+    model.eval()
+    return torch.cat([model.latent(b.to(model.device)).cpu() for b in x.split(batch_size)]).numpy()
+
+
+def check_k(k: int, n: int) -> None:
+    if k < 2:
+        raise LatentlabError(f"k must be at least 2 clusters, got {k}")
+    if k > n:
+        raise LatentlabError(f"k = {k} clusters is more than the {n} points to cluster: choose k <= {n}")
+
+
+def spectral_embedding(codes: np.ndarray, dims: int, neighbors: int = 10, seed: int = 0) -> np.ndarray:
+    """(N, dims) leading eigenvectors of the normalised adjacency D^-1/2 W D^-1/2 of the symmetric kNN graph,
+    rows scaled to unit length (Ng, Jordan and Weiss 2001). LOBPCG, a block solver, also finds an
+    eigenvalue 1 repeated once per connected component, where single-vector Lanczos misses copies."""
+    from scipy.sparse import diags
+    from scipy.sparse.linalg import lobpcg
+    from sklearn.neighbors import kneighbors_graph
+    w = kneighbors_graph(codes, min(neighbors, len(codes) - 1), include_self=False)
+    w = ((w + w.T) > 0).astype(np.float64)  # symmetric 0/1 affinities
+    d = np.asarray(w.sum(1)).ravel()
+    a = diags(1 / np.sqrt(d)) @ w @ diags(1 / np.sqrt(d))
+    start = np.random.default_rng(seed).normal(size=(len(codes), dims))
+    _, vecs = lobpcg(a, start, largest=True, tol=1e-5, maxiter=500)  # largest of A = smallest of the Laplacian
+    return vecs / np.linalg.norm(vecs, axis=1, keepdims=True).clip(1e-12)
+
+
+def cluster(codes: np.ndarray, k: int, method: str = "kmeans", seed: int = 0, neighbors: int = 10,
+            n_init: int = 10) -> np.ndarray:
+    """(N,) cluster index in 0..k-1 of each row of codes (N, D); ``n_init`` restarts of k-means (3 of the GMM)."""
+    from sklearn.cluster import KMeans
+    from sklearn.mixture import GaussianMixture
+    codes = np.asarray(codes, dtype=np.float64).reshape(len(codes), -1)
+    check_k(k, len(codes))
+    if method == "kmeans":
+        return KMeans(k, n_init=n_init, random_state=seed).fit_predict(codes)
+    if method == "gmm":
+        return GaussianMixture(k, covariance_type="full", n_init=3, reg_covar=1e-4, random_state=seed).fit_predict(codes)
+    if method == "spectral":
+        return KMeans(k, n_init=n_init, random_state=seed).fit_predict(spectral_embedding(codes, k, neighbors, seed))
+    raise LatentlabError(f"unknown clustering method {method!r}; choose from {', '.join(METHODS)}")
+
+
+def cluster_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Best one-to-one matching of clusters to labels (Hungarian method): share of points matched correctly."""
+    from scipy.optimize import linear_sum_assignment
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    counts = np.zeros((y_pred.max() + 1, y_true.max() + 1), dtype=np.int64)  # (clusters, labels)
+    np.add.at(counts, (y_pred, y_true), 1)
+    rows, cols = linear_sum_assignment(counts, maximize=True)
+    return float(counts[rows, cols].sum() / len(y_true))
+
+
+def clustering_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Clustering accuracy, normalised mutual information and adjusted Rand index."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+    return {"accuracy": cluster_accuracy(y_true, y_pred), "nmi": float(normalized_mutual_info_score(y_true, y_pred)),
+            "ari": float(adjusted_rand_score(y_true, y_pred))}
+
+
+@dataclass
+class Clustering:
+    """Cluster assignments of one method, with scores when labels were there."""
+
+    method: str
+    k: int
+    labels: np.ndarray  # (N,) cluster index
+    scores: dict[str, float] | None  # None without labels
+
+
+def split_images(data, split: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Images and labels of "train", "val", "test", or "all" (train, validation and test together, as in DEC)."""
+    parts = {"train": [data.train], "val": [data.val], "test": [data.test], "all": [data.train, data.val, data.test]}[split]
+    x = torch.cat([p.x for p in parts])
+    y = None if any(p.y is None for p in parts) else torch.cat([p.y for p in parts])
+    return x, y
+
+
+def cluster_run(run_dir: str | Path, k: int | None = None, methods: list[str] = ("kmeans",), split: str = "all",
+                seed: int = 0, which: str = "last", data_dir: str | None = None, out: str | Path | None = None,
+                neighbors: int = 10) -> list[Clustering]:
+    """Cluster the latent means of a run's images; writes clusters.json and scatter plots to ``out`` (default the run)."""
+    from latentlab.viz.plots import plot_latent
+    from latentlab.training.run_folder import load, run_dataset, write_json
+    model = load(run_dir, which)
+    data = run_dataset(run_dir, data_dir)
+    x, y = split_images(data, split)
+    if k is None:
+        if data.num_classes is None:
+            raise LatentlabError("the dataset has no labels, so the number of clusters is unknown: give k (--k)")
+        k = data.num_classes
+    check_k(k, len(x))
+    codes = latent_codes(model, x)
+    out = Path(out or run_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for method in methods:
+        pred = cluster(codes, k, method, seed, neighbors)
+        results.append(Clustering(method, k, pred, None if y is None else clustering_scores(y.numpy(), pred)))
+        np.save(out / f"clusters-{method}.npy", pred)
+        plot_latent(codes[:10000], pred[:10000], out / f"clusters-{method}.png", None, title=f"{method} clusters (k={k})")
+    if y is not None:
+        plot_latent(codes[:10000], y[:10000].numpy(), out / "clusters-labels.png", data.classes, title="true labels")
+    write_json(out / "clusters.json", {
+        "split": split, "points": len(x), "k": k,
+        "note": None if y is not None else "accuracy, NMI and ARI need labels: the dataset has none",
+        **{r.method: r.scores for r in results}})
+    return results

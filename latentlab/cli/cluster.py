@@ -1,0 +1,44 @@
+"""latentlab cluster RUN: cluster the latent means of a trained AE/VAE (see latentlab.analysis.cluster).
+
+    latentlab cluster runs/ae-mnist --method kmeans gmm spectral --split all
+"""
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from latentlab.analysis.cluster import METHODS
+    p = sub.add_parser("cluster", help="cluster the latent space of a trained AE/VAE",
+                       description="k-means, Gaussian mixture or spectral clustering of the latent means; clustering "
+                                   "accuracy (Hungarian matching), NMI and ARI when the data has labels. Writes "
+                                   "clusters.json, clusters-METHOD.npy and latent scatters coloured by cluster and by label.")
+    p.add_argument("run", metavar="RUN", help="run folder of an ae or vae")
+    p.add_argument("--k", type=int, default=None, help="number of clusters (default: the number of classes)")
+    p.add_argument("--method", dest="methods", nargs="+", choices=METHODS, default=["kmeans"], help="clustering method(s)")
+    p.add_argument("--split", choices=("all", "train", "val", "test"), default="all",
+                   help="images to cluster; all = train, validation and test together (DEC's protocol)")
+    p.add_argument("--neighbors", type=int, default=10, help="neighbours per point of the spectral method's graph")
+    p.add_argument("--seed", type=int, default=0, help="seed of the clustering")
+    p.add_argument("--which", choices=("last", "best"), default="last", help="checkpoint to load")
+    p.add_argument("--data-dir", default=None, help="where the run's dataset lives, if it moved")
+    p.add_argument("--out", default=None, help="folder for the results (default: the run folder)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+    from latentlab.analysis.cluster import cluster_run
+    out = args.out or args.run
+    results = cluster_run(args.run, args.k, args.methods, args.split, args.seed, args.which, args.data_dir, out, args.neighbors)
+    for r in results:
+        if r.scores is None:
+            sizes = ", ".join(str(n) for n in sorted(np.bincount(r.labels, minlength=r.k), reverse=True))
+            print(f"{r.method:<9} k={r.k}  cluster sizes {sizes}")
+        else:
+            print(f"{r.method:<9} k={r.k}  accuracy {100 * r.scores['accuracy']:.2f}%  NMI {100 * r.scores['nmi']:.2f}%  "
+                  f"ARI {100 * r.scores['ari']:.2f}%")
+    if results and results[0].scores is None:
+        print("accuracy, NMI and ARI need labels: this dataset has none, so only the clusters were written")
+    print(f"  {out}/clusters.json")
+    return 0

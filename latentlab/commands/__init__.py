@@ -1,1 +1,0 @@
-"""One module per `latentlab` sub-command (discovered by latentlab.cli)."""

@@ -1,0 +1,224 @@
+"""The evaluation classifier: latentlab's own yardstick for sample quality, no download needed.
+
+For each labelled image dataset latentlab trains a small CNN on the training split
+with a fixed recipe and seed (``RECIPE``), caches its weights in the user cache
+
+    $XDG_CACHE_HOME/latentlab/evaluators/<dataset>-<C>x<H>x<W>-v<version>.safetensors
+    $XDG_CACHE_HOME/latentlab/evaluators/<dataset>-<C>x<H>x<W>-v<version>.json   (sha256, test accuracy)
+
+and reports the sha256 of the weights file with every result that used it, so two
+numbers are comparable exactly when they name the same hash. Its 128 penultimate
+features play the part that Inception's pool3 features play in FID (Heusel et al. 2017);
+its predicted labels measure mode coverage and conditional accuracy.
+
+On load the hash of the weights file is recomputed; a file that no longer matches
+its recorded hash (or the data it was trained on) is retrained, and we say so.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.nn import functional as F
+
+from latentlab.data import Dataset, Split, iterate_batches, load_dataset
+from latentlab.data.locate import cache_dir
+from latentlab.errors import LatentlabError
+
+FEATURES = 128  # size of the penultimate layer: the feature space of the Frechet distance
+RECIPE_VERSION = 1  # bump when RECIPE or the architecture changes: old caches are then ignored
+RECIPE = dict(seed=0, epochs=3, min_steps=500, batch_size=64, lr=1e-3, lr_decay=0.5, features=FEATURES)
+
+
+class Classifier(nn.Module):
+    """conv(32) -> pool -> conv(64) -> pool -> dense(128) -> classes, for any (C, H, W) with H, W >= 4."""
+
+    def __init__(self, shape: tuple[int, int, int], num_classes: int, features: int = FEATURES):
+        super().__init__()
+        c, h, w = shape
+        if h < 4 or w < 4:
+            raise LatentlabError(f"the evaluation classifier needs images of at least 4x4 pixels, got {h}x{w}")
+        self.conv = nn.Sequential(
+            nn.Conv2d(c, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 32, H/2, W/2)
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 64, H/4, W/4)
+            nn.Flatten(),  # (B, 64 * H/4 * W/4)
+        )
+        self.penultimate = nn.Linear(64 * (h // 4) * (w // 4), features)  # (B, 128)
+        self.head = nn.Linear(features, num_classes)  # (B, classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.penultimate(self.conv(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+@dataclass
+class Evaluator:
+    """A trained classifier with what a result must record about it."""
+
+    net: Classifier
+    dataset: str
+    shape: tuple[int, int, int]
+    classes: list[str]
+    sha256: str
+    test_accuracy: float
+    path: Path
+
+    @torch.no_grad()
+    def _map(self, fn, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+        x = torch.as_tensor(x, dtype=torch.float32)
+        if tuple(x.shape[1:]) != self.shape:
+            raise LatentlabError(f"images of shape {tuple(x.shape[1:])} do not fit the {self.dataset} evaluator, "
+                                 f"which reads {self.shape}: score samples of the dataset the model was trained on")
+        return torch.cat([fn(b.cpu()) for b in x.split(batch_size)]) if len(x) else torch.empty(0)
+
+    def features(self, x: torch.Tensor, batch_size: int = 500) -> np.ndarray:
+        """Penultimate features, (N, 128) float64."""
+        return self._map(self.net.features, x, batch_size).double().numpy()
+
+    def predict(self, x: torch.Tensor, batch_size: int = 500) -> np.ndarray:
+        """Predicted class per image, (N,) int64."""
+        return self._map(lambda b: self.net(b).argmax(1), x, batch_size).numpy()
+
+    @torch.no_grad()
+    def predict_features(self, features: np.ndarray) -> np.ndarray:
+        """Predicted class from penultimate features (saves a second pass through the convolutions)."""
+        return self.net.head(torch.as_tensor(features, dtype=torch.float32)).argmax(1).numpy()
+
+    def record(self) -> dict:
+        """The keys every result that used this evaluator carries."""
+        return {"evaluator_dataset": self.dataset, "evaluator_recipe": RECIPE_VERSION,
+                "evaluator_sha256": self.sha256, "evaluator_test_accuracy": self.test_accuracy}
+
+
+def evaluator_dir(cache: str | Path | None = None) -> Path:
+    """``cache`` if given, else ``$XDG_CACHE_HOME/latentlab/evaluators`` (default ``~/.cache``)."""
+    return Path(cache) if cache is not None else cache_dir("evaluators")
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def data_fingerprint(split: Split) -> str:
+    """sha256 of the training images and labels: a cache is only valid for the data it learnt."""
+    h = hashlib.sha256(split.x.numpy().tobytes())
+    h.update(split.y.numpy().tobytes())
+    return h.hexdigest()
+
+
+def train_classifier(train: Split, test: Split, shape: tuple[int, int, int], num_classes: int,
+                     log=None) -> tuple[Classifier, float]:
+    """Train with ``RECIPE`` (Adam, fixed seed and batch order); return the net and its test accuracy.
+
+    Runs ``epochs`` passes, or more when the split is small, so that at least ``min_steps``
+    optimiser steps are taken; the learning rate halves at the start of each of the last two passes.
+    Trains on one thread (about 1.5 CPU-minutes on MNIST).
+    """
+    r = RECIPE
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread: the same weights on every machine, and no fight for busy cores
+    try:
+        return _train(train, test, shape, num_classes, log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(train: Split, test: Split, shape: tuple[int, int, int], num_classes: int, log=None) -> tuple[Classifier, float]:
+    r = RECIPE
+    steps_per_epoch = math.ceil(len(train) / r["batch_size"])
+    epochs = max(r["epochs"], math.ceil(r["min_steps"] / steps_per_epoch))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(r["seed"])
+        net = Classifier(shape, num_classes, r["features"])
+        opt = torch.optim.Adam(net.parameters(), lr=r["lr"])
+        order = torch.Generator().manual_seed(r["seed"])
+        net.train()
+        for epoch in range(epochs):
+            if epoch >= epochs - 2:
+                for g in opt.param_groups:
+                    g["lr"] *= r["lr_decay"]
+            for x, y in iterate_batches(train, r["batch_size"], shuffle=True, generator=order):
+                loss = F.cross_entropy(net(x), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            if log and epochs <= 10:
+                log(f"  evaluator epoch {epoch + 1}/{epochs}: loss {loss.item():.4f}")
+    net.eval()
+    with torch.no_grad():
+        correct = sum(int((net(x).argmax(1) == y).sum()) for x, y in iterate_batches(test, 1000, shuffle=False))
+    return net, correct / len(test)
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def evaluator_data(dataset: str, data_dir: str | None = None, image_size: int | None = None) -> Dataset:
+    """The data an evaluator learns from: the whole training split (no validation hold-out), grey levels."""
+    return load_dataset(dataset, data_dir, val_fraction=0.0, seed=0, image_size=image_size, binarize="none", download=False)
+
+
+def get_evaluator(dataset: str | Dataset, data_dir: str | None = None, image_size: int | None = None,
+                  cache: str | Path | None = None, log=_stderr) -> Evaluator:
+    """The evaluation classifier of ``dataset`` (a name/path, or an in-memory ``Dataset``),
+    loaded from the cache when its hash checks out, else trained (minutes on MNIST) and cached."""
+    data = dataset if isinstance(dataset, Dataset) else evaluator_data(dataset, data_dir, image_size)
+    if data.classes is None or data.train.y is None:
+        raise LatentlabError(f"dataset {data.name!r} has no labels, and the evaluation classifier needs them: "
+                             "sample metrics are only available for labelled datasets")
+    if len(data.test) == 0:
+        raise LatentlabError(f"dataset {data.name!r} has no test split to measure the evaluation classifier on")
+    shape, k = data.shape, len(data.classes)
+    root = evaluator_dir(cache)
+    stem = f"{data.name}-{'x'.join(map(str, shape))}-v{RECIPE_VERSION}"
+    path, sidecar = root / f"{stem}.safetensors", root / f"{stem}.json"
+    fingerprint = data_fingerprint(data.train)
+
+    reason = None
+    if path.is_file() and sidecar.is_file():
+        try:
+            meta = json.loads(sidecar.read_text())
+        except json.JSONDecodeError:
+            meta = {}
+        digest = file_sha256(path)
+        if digest != meta.get("sha256"):
+            reason = f"its weights hash to {digest[:12]}, not the recorded {str(meta.get('sha256'))[:12]}"
+        elif meta.get("data_sha256") != fingerprint:
+            reason = "it was trained on different data under the same name"
+        else:
+            net = Classifier(shape, k, RECIPE["features"])
+            net.load_state_dict(load_file(path))
+            return Evaluator(net.eval(), data.name, shape, list(data.classes), digest, meta["test_accuracy"], path)
+    elif path.is_file() or sidecar.is_file():
+        reason = f"{sidecar.name if path.is_file() else path.name} is missing"
+    if reason:
+        log(f"latentlab: the cached evaluator {path} does not match its record ({reason}); retraining it")
+
+    log(f"latentlab: training the {data.name} evaluation classifier on {len(data.train)} images "
+        f"(recipe v{RECIPE_VERSION}, once; cached in {root})")
+    start = time.time()
+    net, accuracy = train_classifier(data.train, data.test, shape, k, log)
+    root.mkdir(parents=True, exist_ok=True)
+    from latentlab.training.run_folder import atomic_write, write_json
+    tensors = {name: t.detach().contiguous() for name, t in net.state_dict().items()}
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"dataset": data.name, "recipe": str(RECIPE_VERSION)}))
+    digest = file_sha256(path)
+    write_json(sidecar, {"dataset": data.name, "shape": list(shape), "classes": list(data.classes),
+                         "recipe_version": RECIPE_VERSION, "recipe": RECIPE, "sha256": digest,
+                         "test_accuracy": accuracy, "test_images": len(data.test), "train_images": len(data.train),
+                         "data_sha256": fingerprint, "train_seconds": round(time.time() - start, 1),
+                         "torch_threads": 1})
+    log(f"latentlab: evaluator trained in {time.time() - start:.0f} s: test accuracy {accuracy:.4f}, sha256 {digest[:12]}")
+    return Evaluator(net, data.name, shape, list(data.classes), digest, accuracy, path)

@@ -1,0 +1,2 @@
+"""Training: the one loop (``loop``), the run folder and its checkpoints (``run_folder``),
+distributed data parallel (``distributed``)."""

@@ -1,0 +1,166 @@
+"""Pictures of a run and the HTML report that shows them.
+
+samples.png          images decoded from the prior (what the model generates)
+reconstructions.png  test inputs (upper rows) above their reconstructions (lower rows)
+losses.png           every loss term per epoch, train solid and validation dashed
+latent.png           test-set latent means coloured by label (first two PCA axes if the latent has > 2 dims)
+report.html          all of the above (and any other picture in the folder) with the metrics table
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from latentlab.training.run_folder import atomic_write  # noqa: E402
+
+
+def grid(images: torch.Tensor, nrow: int | None = None, pad: int = 1) -> np.ndarray:
+    """(N, C, H, W) in [0, 1] -> (rows*(H+pad)+pad, cols*(W+pad)+pad, C) uint8 tile image."""
+    x = images.detach().float().clamp(0, 1).cpu().numpy()
+    n, c, h, w = x.shape
+    cols = nrow or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    out = np.ones((rows * (h + pad) + pad, cols * (w + pad) + pad, c), dtype=np.float32) * 0.5
+    for i in range(n):
+        r, k = divmod(i, cols)
+        out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + k * (w + pad): pad + k * (w + pad) + w] = x[i].transpose(1, 2, 0)
+    return (out * 255).round().astype(np.uint8)
+
+
+def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -> Path:
+    """Save a tile image, upscaled (nearest) so that small images stay visible."""
+    tiles = grid(images, nrow)
+    img = Image.fromarray(tiles[..., 0] if tiles.shape[2] == 1 else tiles)
+    scale = max(1, 448 // max(img.size))
+    img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    path = Path(path)
+    atomic_write(path, lambda tmp: img.save(tmp, format="PNG"))
+    return path
+
+
+def save_figure(fig: plt.Figure, path: Path) -> Path:
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    plt.close(fig)
+    return path
+
+
+def plot_losses(metrics: list[dict], path: Path) -> Path | None:
+    terms = sorted({k[len("train_"):] for row in metrics for k in row if k.startswith("train_")})
+    if not metrics or not terms:
+        return None
+    cols = min(3, len(terms))
+    rows = math.ceil(len(terms) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False, layout="constrained")
+    epochs = [r["epoch"] for r in metrics]
+    for ax, term in zip(axes.flat, terms):
+        for split, style in (("train", "-"), ("val", "--")):
+            ys = [r.get(f"{split}_{term}", np.nan) for r in metrics]
+            if not all(np.isnan(ys)):
+                ax.plot(epochs, ys, style, marker="o", ms=3, label=split)
+        ax.set_title(term)
+        ax.set_xlabel("epoch")
+        ax.legend()
+    for ax in list(axes.flat)[len(terms):]:
+        ax.axis("off")
+    return save_figure(fig, path)
+
+
+def plot_latent(codes: np.ndarray, labels: np.ndarray | None, path: Path, classes: list[str] | None = None,
+                title: str = "latent means of the test set") -> Path:
+    """Scatter of 2-D codes (PCA of higher-dimensional ones), coloured by label when there are labels."""
+    axis_names = ("z1", "z2")
+    if codes.shape[1] > 2:
+        from sklearn.decomposition import PCA
+        pca = PCA(2).fit(codes)
+        codes = pca.transform(codes)
+        ev = pca.explained_variance_ratio_
+        axis_names = (f"PC1 ({ev[0]:.0%})", f"PC2 ({ev[1]:.0%})")
+        title += f" (PCA of {pca.n_features_in_} dims)"
+    elif codes.shape[1] == 1:
+        codes = np.concatenate([codes, np.zeros_like(codes)], 1)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    if labels is None:
+        ax.scatter(codes[:, 0], codes[:, 1], s=3, alpha=0.6)
+        title += " (no labels: uncoloured)"
+    else:
+        sc = ax.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", s=3, alpha=0.7)
+        cbar = fig.colorbar(sc, ax=ax, ticks=np.unique(labels))
+        if classes:
+            cbar.ax.set_yticklabels([classes[i] for i in np.unique(labels)])
+    ax.set(title=title, xlabel=axis_names[0], ylabel=axis_names[1])
+    return save_figure(fig, path)
+
+
+@torch.no_grad()
+def make_pictures(model, data, run_dir: str | Path, metrics: list[dict], n: int = 64) -> list[Path]:
+    """Every picture the model can make, then report.html."""
+    run_dir = Path(run_dir)
+    model.eval()
+    made: list[Path] = []
+    torch.manual_seed(0)
+    if model.can_sample and model.conditional:  # one row per label
+        per = 10
+        y = torch.arange(model.num_classes, device=model.device).repeat_interleave(per)
+        made.append(save_grid(model.sample(len(y), y), run_dir / "samples.png", nrow=per))
+    elif model.can_sample:
+        made.append(save_grid(model.sample(n), run_dir / "samples.png"))
+    # a conditional VAE encodes an image together with its label (posterior(x, y))
+    with_labels = model.conditional and hasattr(model, "posterior") and data.test.y is not None
+    if model.can_encode or with_labels:
+        x, y = data.test.x[:5000].to(model.device), (data.test.y[:5000].to(model.device) if with_labels else None)
+        rec = model.reconstruct(x[:32], y[:32]) if with_labels else model.reconstruct(x[:32])
+        made.append(save_grid(torch.cat([x[:16], rec[:16], x[16:32], rec[16:]]), run_dir / "reconstructions.png", nrow=16))
+        codes = torch.cat([model.latent(xb, yb) if with_labels else model.latent(xb)
+                           for xb, yb in zip(x.split(1000), (y if with_labels else x).split(1000))]).cpu().numpy()
+        labels = data.test.y[:5000].numpy() if data.test.y is not None else None
+        made.append(plot_latent(codes, labels, run_dir / "latent.png", data.classes))
+    loss_plot = plot_losses(metrics, run_dir / "losses.png")
+    if loss_plot:
+        made.append(loss_plot)
+    made.append(write_report(run_dir, metrics))
+    return made
+
+
+PICTURE_ORDER = ("samples.png", "reconstructions.png", "losses.png", "latent.png")
+
+
+def write_report(run_dir: Path, metrics: list[dict] | None = None) -> Path:
+    """report.html: config, metrics table and every picture in the run folder."""
+    run_dir = Path(run_dir)
+    cfg = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists() else {}
+    pictures = [p for p in PICTURE_ORDER if (run_dir / p).exists()]
+    pictures += sorted(p.name for p in run_dir.iterdir() if p.suffix in (".png", ".gif") and p.name not in pictures)
+    rows = metrics or []
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    table = "".join("<tr>" + "".join(f"<td>{_fmt(r.get(c))}</td>" for c in cols) + "</tr>" for r in rows)
+    extra = ""
+    for name in sorted(run_dir.glob("eval*.json")):
+        extra += f"<h2>{html.escape(name.name)}</h2><pre>{html.escape(name.read_text())}</pre>"
+    body = f"""<!doctype html><html><head><meta charset="utf-8"><title>latentlab run {html.escape(run_dir.name)}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1200px}} img{{max-width:100%;border:1px solid #ccc}}
+table{{border-collapse:collapse;font-size:0.85em}} td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}
+figure{{display:inline-block;margin:0.5em;vertical-align:top;max-width:560px}}</style></head><body>
+<h1>{html.escape(cfg.get('model', '?'))} on {html.escape(cfg.get('data', {}).get('name', '?'))}</h1>
+<p>{html.escape(str(run_dir))}</p>
+{''.join(f'<figure><img src="{html.escape(p)}"><figcaption>{html.escape(p)}</figcaption></figure>' for p in pictures)}
+<h2>Metrics per epoch</h2><table><tr>{''.join(f'<th>{html.escape(c)}</th>' for c in cols)}</tr>{table}</table>
+{extra}
+<h2>Settings</h2><pre>{html.escape(json.dumps({k: cfg.get(k) for k in ('train', 'model_config', 'data', 'versions')}, indent=2))}</pre>
+</body></html>"""
+    path = run_dir / "report.html"
+    atomic_write(path, lambda tmp: Path(tmp).write_text(body))
+    return path
+
+
+def _fmt(v) -> str:
+    return f"{v:.5g}" if isinstance(v, float) else html.escape(str(v if v is not None else ""))

@@ -1,0 +1,97 @@
+"""latentlab.analysis.anomaly: the detector API and the one-class protocol, on the bundled digits."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import latentlab
+from latentlab import anomaly
+from latentlab.errors import LatentlabError
+
+SMALL = dict(epochs=2, batch_size=64, latent_dim=4, hidden=32, progress=False)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """A tiny AE and VAE trained on digits, and the digits test images."""
+    root = tmp_path_factory.mktemp("runs")
+    ae = latentlab.train("ae", dataset="digits", out=str(root / "ae"), **SMALL).model
+    vae = latentlab.train("vae", dataset="digits", out=str(root / "vae"), **SMALL).model
+    data = latentlab.load_dataset("digits")
+    return ae, vae, data
+
+
+def test_scores_are_one_per_image_and_higher_for_inverted_digits(runs):
+    ae, _, data = runs
+    det = anomaly.Detector(ae, score="mse")
+    x = data.test.x[:50]
+    s_digits, s_inverted = det.score(x), det.score(1 - x)
+    assert s_digits.shape == (50,) and s_inverted.shape == (50,)
+    assert (s_inverted > s_digits).mean() > 0.9
+
+
+def test_mse_is_the_mean_squared_error_of_the_reconstruction(runs):
+    ae, _, data = runs
+    x = data.test.x[:8]
+    expected = (x - ae.reconstruct(x)).pow(2).flatten(1).mean(1).detach().numpy()
+    np.testing.assert_allclose(anomaly.Detector(ae, score="mse").score(x), expected, rtol=1e-5)
+
+
+def test_fit_sets_threshold_from_contamination_and_predict_flags_above_it(runs):
+    ae, _, data = runs
+    det = anomaly.Detector(ae, score="bce", contamination=0.2).fit(data.train.x)
+    assert det.decision_scores_.shape == (len(data.train.x),)
+    assert det.labels_.mean() == pytest.approx(0.2, abs=0.01)
+    x = torch.cat([data.test.x[:20], 1 - data.test.x[20:40]])  # digits, then inverted digits
+    flags = det.predict(x)
+    np.testing.assert_array_equal(flags, (det.decision_function(x) > det.threshold_).astype(int))
+    assert flags[20:].mean() > flags[:20].mean()
+
+
+def test_predict_before_fit_is_an_error(runs):
+    with pytest.raises(LatentlabError, match="fit"):
+        anomaly.Detector(runs[0]).predict(runs[2].test.x[:4])
+
+
+def test_vae_scores_with_the_negative_elbo_reproducibly(runs):
+    _, vae, data = runs
+    det = anomaly.Detector(vae, draws=5)
+    assert det.kind == "elbo"
+    x = data.test.x[:16]
+    np.testing.assert_array_equal(det.score(x), det.score(x))  # seeded draws
+    assert (det.score(x) > 0).all()  # nats of binary cross-entropy plus a KL
+
+
+def test_bad_settings_are_errors(runs):
+    ae, _, _ = runs
+    with pytest.raises(LatentlabError, match="needs a VAE"):
+        anomaly.Detector(ae, score="elbo")
+    with pytest.raises(LatentlabError, match="contamination"):
+        anomaly.Detector(ae, contamination=0.7)
+    with pytest.raises(LatentlabError, match="unknown anomaly score"):
+        anomaly.Detector(ae, score="l1")
+
+
+def test_check_classes():
+    assert anomaly.check_classes(None, ["a", "b", "c"]) == [0, 1, 2]
+    assert anomaly.check_classes([2, 2, 0], ["a", "b", "c"]) == [2, 0]
+    with pytest.raises(LatentlabError, match="outside the dataset's classes 0..2"):
+        anomaly.check_classes([3], ["a", "b", "c"])
+    with pytest.raises(LatentlabError, match="no labels"):
+        anomaly.check_classes(None, None)
+
+
+def test_one_class_protocol_writes_table_json_and_plots(tmp_path):
+    result = anomaly.one_class("ae", "digits", tmp_path, normal=[1], seeds=[0, 1], epochs=1, batch_size=64,
+                               latent_dim=4, hidden=32)
+    assert set(result.auc) == {1} and len(result.auc[1]) == 2
+    assert all(0 <= a <= 1 for v in result.auc.values() for a in v)
+    saved = json.loads((tmp_path / "anomaly.json").read_text())
+    assert saved["mean_auc"] == pytest.approx(result.mean_auc)
+    assert "**mean**" in (tmp_path / "anomaly.md").read_text()
+    for name in ("roc.png", "scores.png", "class-1/seed-1/run/model.safetensors"):
+        assert (tmp_path / name).is_file()
+    # the detector of class 1 was trained on class-1 images only
+    sizes = json.loads((tmp_path / "class-1/seed-0/run/config.json").read_text())["data"]["sizes"]
+    assert sizes["train"] + sizes["val"] == int((latentlab.load_dataset("digits", val_fraction=0).train.y == 1).sum())

@@ -1,0 +1,140 @@
+"""The training loop: determinism, exact resume, the NaN guard, Ctrl-C, early stopping."""
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import latentlab
+import importlib
+
+train_module = importlib.import_module("latentlab.training.loop")  # the module (latentlab.training.loop is also the function)
+from latentlab.errors import ConfigError, TrainingDiverged
+from latentlab.models.vae import VAE
+
+
+def weights(run_dir):
+    return load_file(run_dir / "model.safetensors")
+
+
+def assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_same_seed_same_weights(tmp_path, tiny):
+    a = latentlab.train("vae", out=str(tmp_path / "a"), **tiny)
+    b = latentlab.train("vae", out=str(tmp_path / "b"), **tiny)
+    assert_same_weights(weights(a.dir), weights(b.dir))
+
+
+def test_resume_continues_exactly(tmp_path, tiny):
+    tiny.update(epochs=3, binarize="dynamic")
+    full = latentlab.train("vae", out=str(tmp_path / "full"), **tiny)
+    part = latentlab.train("vae", out=str(tmp_path / "part"), **{**tiny, "epochs": 1})
+    resumed = latentlab.train("vae", resume=part.dir, epochs=3)
+    assert_same_weights(weights(full.dir), weights(resumed.dir))
+    assert [r["epoch"] for r in resumed.metrics] == [1, 2, 3]
+    assert resumed.metrics[-1]["train_loss"] == pytest.approx(full.metrics[-1]["train_loss"])
+
+
+class StopAfter(train_module._StopFlag):
+    """Acts as if Ctrl-C were pressed after a given number of steps."""
+
+    steps = 5
+
+    def __init__(self):
+        super().__init__()
+        self.checks = 0
+
+    @property
+    def set(self):
+        self.checks += 1
+        return self.checks > self.steps
+
+    @set.setter
+    def set(self, value):
+        pass
+
+
+def test_interrupt_saves_mid_epoch_and_resume_matches(tmp_path, tiny, monkeypatch):
+    tiny.update(epochs=2)
+    full = latentlab.train("vae", out=str(tmp_path / "full"), **tiny)
+    monkeypatch.setattr(train_module, "_StopFlag", StopAfter)
+    with pytest.raises(KeyboardInterrupt, match="--resume"):
+        latentlab.train("vae", out=str(tmp_path / "cut"), **tiny)
+    state = torch.load(tmp_path / "cut" / "train_state.pt", weights_only=True)
+    assert state["loop"]["epoch"] == 0 and state["loop"]["batch"] == 6  # "Ctrl-C" during step 6 of epoch 1
+    monkeypatch.undo()
+    resumed = latentlab.train("vae", resume=tmp_path / "cut")
+    assert_same_weights(weights(full.dir), weights(resumed.dir))
+
+
+def test_nan_loss_stops_with_step_and_term_and_keeps_checkpoint(tmp_path, tiny, monkeypatch):
+    tiny.update(epochs=2)
+    calls = {"n": 0}
+    original = VAE.loss
+
+    def poisoned(self, x, y=None, group="model"):
+        terms = original(self, x, y, group)
+        if self.training:
+            calls["n"] += 1
+            if calls["n"] == 25:  # in the second epoch (17 batches per epoch)
+                terms["kl"] = terms["kl"] * float("nan")
+                terms["loss"] = terms["rec"] + terms["kl"]
+        return terms
+
+    monkeypatch.setattr(VAE, "loss", poisoned)
+    with pytest.raises(TrainingDiverged, match=r"loss term 'loss' became nan at step 24 \(epoch 2"):
+        latentlab.train("vae", out=str(tmp_path / "nan"), **tiny)
+    lines = (tmp_path / "nan" / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 1
+    kept = weights(tmp_path / "nan")
+    assert all(torch.isfinite(v).all() for v in kept.values())
+    assert torch.load(tmp_path / "nan" / "train_state.pt", weights_only=True)["loop"]["epoch"] == 1
+
+
+def test_early_stopping(tmp_path, tiny, monkeypatch):
+    monkeypatch.setattr(VAE, "evaluate", lambda self, x, y: {"loss": torch.tensor(1.0)})
+    run = latentlab.train("vae", out=str(tmp_path / "es"), **{**tiny, "epochs": 10, "patience": 2})
+    assert run.status == "early-stopped"
+    assert len(run.metrics) == 3  # best at epoch 1, then two epochs without improvement
+
+
+def test_resume_refuses_changed_architecture(tmp_path, tiny):
+    run = latentlab.train("vae", out=str(tmp_path / "r"), **tiny)
+    with pytest.raises(ConfigError, match="cannot change latent_dim when resuming"):
+        latentlab.train("vae", resume=run.dir, latent_dim=8)
+    with pytest.raises(ConfigError, match="is a 'vae' run, not 'ae'"):
+        latentlab.train("ae", resume=run.dir)
+
+
+def test_existing_run_folder_is_never_overwritten(tmp_path, tiny):
+    run = latentlab.train("vae", out=str(tmp_path / "r"), **tiny)
+    before = (run.dir / "model.safetensors").read_bytes()
+    with pytest.raises(ConfigError, match="already holds a run"):
+        latentlab.train("vae", out=str(run.dir), **tiny)
+    assert (run.dir / "model.safetensors").read_bytes() == before
+
+
+def test_run_folder_contents(tmp_path, tiny):
+    run = latentlab.train("vae", out=str(tmp_path / "r"), **{**tiny, "epochs": 2})
+    names = {p.name for p in run.dir.iterdir()}
+    assert {"config.json", "model.safetensors", "best.safetensors", "train_state.pt", "metrics.jsonl", "samples.png",
+            "reconstructions.png", "losses.png", "latent.png", "report.html"} <= names
+    assert not [n for n in names if n.endswith(".tmp")]
+    cfg = json.loads((run.dir / "config.json").read_text())
+    assert cfg["model"] == "vae" and cfg["model_config"]["latent_dim"] == 4 and cfg["data"]["shape"] == [1, 8, 8]
+    assert "torch" in cfg["versions"]
+    rows = [json.loads(line) for line in (run.dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert {"train_loss", "train_rec", "train_kl", "val_loss", "val_neg_elbo"} <= rows[0].keys()
+    html = (run.dir / "report.html").read_text()
+    assert "samples.png" in html and "val_loss" in html
+
+
+def test_in_memory_dataset(tmp_path, tiny):
+    data = latentlab.load_dataset("digits")
+    run = latentlab.train("ae", data=data, out=str(tmp_path / "m"), **{k: v for k, v in tiny.items() if k != "dataset"})
+    assert json.loads((run.dir / "config.json").read_text())["train"]["dataset"] == "digits"
