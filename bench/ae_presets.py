@@ -10,10 +10,11 @@ solution 1 to 3.
 Part B: the notes' experiment "decode random latent vectors". For each preset
 and for a small VAE, 1000 decoded draws: the AE from U[0, 1) (the notes'
 ``np.random.rand``), from N(0, I) and from a Gaussian fitted to its training codes;
-the VAE from its prior N(0, I). Number: the Frechet distance between the draws and
-1000 test images in the 64-d penultimate layer of a small MNIST classifier trained
-here (784-256-64-10 MLP, 1 epoch; not Inception, so not comparable with published
-FIDs). References: training images (floor) and uniform pixel noise.
+the VAE from its prior N(0, I). Number: the Frechet distance
+(``latentlab.evaluation.metrics``) between the draws and 1000 test images in the
+128-d features of latentlab's evaluation classifier of the dataset
+(``latentlab.evaluation.classifier``; not Inception, so not comparable with
+published FIDs). References: training images (floor) and uniform pixel noise.
 Picture: bench/results/ae_presets_samples.png.
 
     .venv/bin/python bench/ae_presets.py [--epochs 2 --data-dir /work/shared/data/mnist]
@@ -28,42 +29,22 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from scipy import linalg
-from torch import nn
 
 import latentlab
-from latentlab.viz.plots import save_grid
+from latentlab.evaluation.classifier import Evaluator, get_evaluator
+from latentlab.evaluation.metrics import frechet_distance
 from latentlab.training.loop import evaluate
+from latentlab.viz.plots import save_grid
 
 PRESETS = ("conv-lecture1", "conv-lecture2", "conv-lecture3")
 RESULTS = Path(__file__).parent / "results"
 N_DRAWS = 1000
 
 
-def train_classifier(data, seed: int = 0) -> tuple[nn.Module, float]:
-    """784-256-64-10 MLP, one epoch of Adam; its 64-d penultimate layer is the feature space."""
-    torch.manual_seed(seed)
-    net = nn.Sequential(nn.Flatten(), nn.Linear(data.train.x[0].numel(), 256), nn.ReLU(), nn.Linear(256, 64), nn.ReLU(), nn.Linear(64, 10))
-    opt = torch.optim.Adam(net.parameters(), 1e-3)
-    for idx in torch.randperm(len(data.train.x)).split(128):
-        opt.zero_grad()
-        nn.functional.cross_entropy(net(data.train.x[idx]), data.train.y[idx]).backward()
-        opt.step()
-    net.eval()
-    with torch.no_grad():
-        acc = (net(data.test.x).argmax(1) == data.test.y).float().mean().item()
-    return net[:-1], acc  # features: everything but the last layer
-
-
-@torch.no_grad()
-def frechet(features: nn.Module, a: torch.Tensor, b: torch.Tensor) -> float:
-    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) of the classifier features of two image sets."""
-    fa, fb = features(a).double().numpy(), features(b).double().numpy()
-    sa, sb = np.cov(fa, rowvar=False), np.cov(fb, rowvar=False)
-    root = linalg.sqrtm(sa @ sb).real
-    return float(((fa.mean(0) - fb.mean(0)) ** 2).sum() + np.trace(sa + sb - 2 * root))
+def frechet(evaluator: Evaluator, a: torch.Tensor, b: torch.Tensor) -> float:
+    """Frechet distance between the evaluation classifier's features of two image sets."""
+    return frechet_distance(evaluator.features(a), evaluator.features(b))
 
 
 def timed_train(model: str, **settings):
@@ -86,7 +67,8 @@ def main() -> None:
     common = dict(dataset=args.dataset, data_dir=args.data_dir, epochs=args.epochs, batch_size=128, lr=1e-3, seed=0, progress=False)
     data = latentlab.load_dataset(args.dataset, args.data_dir)
     x16 = data.test.x[:16]
-    features, accuracy = train_classifier(data)
+    features = get_evaluator(args.dataset, data_dir=args.data_dir)  # trained once (minutes on MNIST), then cached
+    accuracy = features.test_accuracy
     reference = data.test.x[:N_DRAWS]
     floor = frechet(features, data.train.x[:N_DRAWS], reference)
     noise_fd = frechet(features, torch.rand(N_DRAWS, *data.shape, generator=torch.Generator().manual_seed(0)), reference)
@@ -104,9 +86,7 @@ def main() -> None:
         sample_grids += [draws["uniform"][:16], draws["standard"][:16], draws["fitted"][:16]]
         print(rows[-1], sample_rows[-1], flush=True)
     vae, vwall, vcpu = timed_train("vae", arch="mlp", hidden=256, latent_dim=16, out=str(work / "vae"), **common)
-    with torch.no_grad():
-        torch.manual_seed(0)
-        vdraws = vae.model.sample(N_DRAWS)
+    vdraws = vae.model.sample(N_DRAWS, generator=torch.Generator().manual_seed(0))
     vae_fd = frechet(features, vdraws, reference)
     sample_grids.append(vdraws[:16])
     pictures = RESULTS if args.dataset == "mnist" else work
@@ -132,8 +112,9 @@ def main() -> None:
               "![reconstructions](ae_presets_reconstructions.png)", "",
               "Rows: 16 test digits, then their reconstructions by solution 1, 2 and 3.", "",
               "## B. Decoding random codes: AE vs VAE", "",
-              f"Frechet distance to {N_DRAWS} test images in the features of an MNIST classifier "
-              f"(test accuracy {accuracy:.1%}) of {N_DRAWS} decoded draws; lower = more like real digits. "
+              f"Frechet distance to {N_DRAWS} test images in the features of latentlab's evaluation classifier "
+              f"(test accuracy {accuracy:.1%}, sha256 {features.sha256[:12]}) of {N_DRAWS} decoded draws; "
+              "lower = more like real digits. "
               f"References: {N_DRAWS} training images {floor:.1f}; uniform pixel noise {noise_fd:.1f}.", "",
               "| model | U[0,1) (the notes' `np.random.rand`) | N(0, I) | Gaussian fitted to training codes |",
               "|---|---:|---:|---:|"]

@@ -16,13 +16,11 @@ import json
 import platform
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent
-WORK, RESULTS = ROOT / "_work", ROOT / "results"
+from common import RESULTS, WORK, copy_figure
 
 # Published mean one-class ROC-AUC (%), same protocol.
 PUBLISHED = {
@@ -95,16 +93,6 @@ def mean_row(aucs: dict[str, list[float]]) -> str:
         return "–"
     per_seed = np.array(list(aucs.values())).mean(0)  # mean over classes, per seed
     return f"**{100 * np.mean([np.mean(v) for v in aucs.values()]):.1f}** ± {100 * np.std(per_seed):.1f}"
-
-
-def copy_figure(src: Path, name: str) -> str | None:
-    """Copy a picture of the work folder into bench/results; its name there, or None when absent."""
-    import shutil
-    if not src.exists():
-        return None
-    RESULTS.mkdir(exist_ok=True)
-    shutil.copyfile(src, RESULTS / name)
-    return name
 
 
 def write_markdown() -> None:

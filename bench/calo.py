@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent
 WORK = ROOT / "_work" / "calo"
 RESULT = ROOT / "results" / "calo.md"
 BATCHES = (1, 10, 128, 1024)
-# bench part -> (model, settings beyond calo.generate.DEFAULTS)
+# bench part -> (model, settings beyond the model's train_defaults and Config defaults)
 VARIANTS = {"calo-wgan": ("calo-wgan", {}), "calo-vae": ("calo-vae", {}),
             "calo-wgan-h128": ("calo-wgan", {"hidden": 128})}  # half the width: about 2.5x fewer FLOPs per shower
 

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent
-WORK, RESULTS = ROOT / "_work", ROOT / "results"
+from common import ROOT, RESULTS, WORK, copy_figure
 MNIST_DIR = "/work/shared/data/mnist"
 TARGET = "MNIST target: accuracy ≥ 90% and NMI ≥ 85%."
 
@@ -81,16 +80,6 @@ def train_minutes(run_dir: Path) -> float:
     """Training wall time of a run folder: the sum of its epochs' seconds in metrics.jsonl."""
     from latentlab.training.run_folder import read_metrics
     return sum(row["seconds"] for row in read_metrics(run_dir)) / 60
-
-
-def copy_figure(src: Path, name: str) -> str | None:
-    """Copy a picture of the work folder into bench/results; its name there, or None when absent."""
-    import shutil
-    if not src.exists():
-        return None
-    RESULTS.mkdir(exist_ok=True)
-    shutil.copyfile(src, RESULTS / name)
-    return name
 
 
 def write_markdown() -> None:

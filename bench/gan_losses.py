@@ -9,11 +9,12 @@ same initial weights (``latentlab train gan``, MLP networks):
 A  saturation: train D alone against the initial G and measure, as D(G(z)) falls,
    the norm of the generator's parameter gradient under each loss;
 B  early training: per generator step of the real schedule (the training loop's own
-   ``step``), the parameter-gradient norm and mean D(G(z)) over the first steps;
+   ``Trainer.step``), the parameter-gradient norm and mean D(G(z)) over the first steps;
 C  full runs: ``latentlab.train("gan", gen_loss=...)`` epoch by epoch (resumed), sample
-   quality after each epoch: Frechet distance in the feature space of a small MNIST
-   classifier trained here (not Inception: not comparable with published FIDs), the
-   number of digit classes the samples cover, and mean D(G(z)).
+   quality after each epoch: Frechet distance (``latentlab.evaluation.metrics``) in the
+   features of latentlab's MNIST evaluation classifier (``latentlab.evaluation.classifier``;
+   not Inception: not comparable with published FIDs), the number of digit classes the
+   samples cover, and mean D(G(z)).
 
     .venv/bin/python bench/gan_losses.py [--epochs 6 --seeds 2 --strong-d 5 --data-dir /work/shared/data/mnist]
 
@@ -32,60 +33,29 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import linalg
-from torch import nn
 
 import latentlab
-from latentlab.models.adversarial import generator_bce
+from latentlab.config import TrainConfig, from_dict, train_defaults
+from latentlab.evaluation.classifier import Evaluator, get_evaluator
+from latentlab.evaluation.metrics import frechet_distance
+from latentlab.models.gan import GAN, GANConfig
+from latentlab.nn.losses import generator_bce
+from latentlab.training.loop import Trainer, make_optimizer
 from latentlab.viz.plots import grid, plt, save_figure
-from latentlab.training.loop import make_optimizer, step
 
 LOSSES = ("minimax", "non-saturating")
 RESULTS = Path(__file__).parent / "results"
 
 
-# --- an MNIST feature space for the sample-quality numbers --------------------------------
-def train_classifier(data, seed: int = 0) -> tuple[nn.Module, float]:
-    """784-256-128-10 MLP, 2 epochs of Adam: the 128-d penultimate layer is the feature space."""
-    torch.manual_seed(seed)
-    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
-    opt = torch.optim.Adam(net.parameters(), 1e-3)
-    x, y = data.train.x, data.train.y
-    for _ in range(2):
-        for idx in torch.randperm(len(x)).split(128):
-            opt.zero_grad()
-            nn.functional.cross_entropy(net(x[idx]), y[idx]).backward()
-            opt.step()
-    net.eval()
-    with torch.no_grad():
-        acc = (net(data.test.x).argmax(1) == data.test.y).float().mean().item()
-    return net, acc
-
-
+# --- sample quality in the evaluation classifier's features --------------------------------
 @torch.no_grad()
-def features(net: nn.Module, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    h = net[:5](x)  # (N, 128) after the second ReLU
-    return h.double().numpy(), net[5](h).softmax(1).numpy()
-
-
-def frechet(a: np.ndarray, b: np.ndarray) -> float:
-    """||mu_a - mu_b||^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2)) (Heusel et al. 2017, eq. 6)."""
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    eps = 1e-6 * np.eye(a.shape[1])  # dead ReLU features make the covariances singular
-    s_a, s_b = np.cov(a, rowvar=False) + eps, np.cov(b, rowvar=False) + eps
-    root = linalg.sqrtm(s_a @ s_b).real
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a + s_b - 2 * root))
-
-
-@torch.no_grad()
-def quality(model, net, real_feats: np.ndarray, n: int = 5000) -> dict:
-    torch.manual_seed(123)
+def quality(model, evaluator: Evaluator, real_feats: np.ndarray, n: int = 5000) -> dict:
     model.eval()
-    images = model.sample(n)
-    feats, probs = features(net, images)
-    counts = np.bincount(probs.argmax(1), minlength=10) / n
+    images = model.sample(n, generator=torch.Generator(model.device).manual_seed(123))
+    feats = evaluator.features(images)  # (n, 128)
+    counts = np.bincount(evaluator.predict_features(feats), minlength=10) / n
     d_fake = torch.sigmoid(model.discriminator(images)["adv"]).mean().item()
-    return {"fd": frechet(feats, real_feats), "modes": int((counts >= 0.02).sum()),
+    return {"fd": frechet_distance(feats, real_feats), "modes": int((counts >= 0.02).sum()),
             "max_class": float(counts.max()), "d_fake_eval": d_fake}
 
 
@@ -96,25 +66,31 @@ def g_grad_norm(model, z: torch.Tensor, kind: str) -> float:
     return torch.sqrt(sum(g.pow(2).sum() for g in grads)).item()
 
 
-def fresh_gan(shape, seed: int, kind: str = "non-saturating"):
-    from latentlab.models.gan import GAN, GANConfig
+def fresh_gan(shape, seed: int, kind: str = "non-saturating") -> GAN:
+    """The GAN ``latentlab.train("gan", seed=seed)`` starts from: it seeds the global RNG, then builds."""
     torch.manual_seed(seed)
     return GAN(GANConfig(gen_loss=kind), shape)
+
+
+def trainer(model: GAN, lr: float) -> Trainer:
+    """The training loop's optimiser steps for ``model``: one Adam per group, the GAN's defaults but ``lr``."""
+    cfg = from_dict(TrainConfig, {**train_defaults(GAN), "lr": lr})
+    groups = model.optimizer_groups()
+    return Trainer(model, model, groups, {g: make_optimizer(cfg, ps) for g, ps in groups.items()})
 
 
 # --- A: saturation as D learns to reject the initial G -------------------------------------
 def experiment_a(data, lr: float, checkpoints=(0, 10, 25, 50, 100, 200, 400)) -> list[dict]:
     model = fresh_gan(data.shape, seed=0)
     model.train()
-    groups = model.optimizer_groups()
-    opts = {"discriminator": torch.optim.Adam(groups["discriminator"], lr=lr, betas=model.adam_betas)}
+    steps = trainer(model, lr)
     z = torch.randn(512, model.cfg.latent_dim, generator=torch.Generator().manual_seed(7))
     rows, done = [], 0
     batches = latentlab.data.iterate_batches(data.train, 64, shuffle=True, seed=1)
     for target in checkpoints:
         while done < target:
             x, _ = next(batches)
-            step(model, model, opts, {"discriminator": groups["discriminator"]}, "discriminator", x, None, False)
+            steps.step("discriminator", x, None)  # the generator frozen at its initial weights
             done += 1
         for p in model.parameters():
             p.requires_grad_(True)
@@ -130,18 +106,16 @@ def experiment_b(data, lr: float, g_steps: int) -> dict[str, list[dict]]:
     for kind in LOSSES:
         model = fresh_gan(data.shape, seed=0, kind=kind)
         model.train()
-        groups, schedule = model.optimizer_groups(), model.schedule()
-        cfg = latentlab.config.TrainConfig(lr=lr)
-        opts = {g: make_optimizer(cfg, ps, model.adam_betas) for g, ps in groups.items()}
-        torch.manual_seed(1)
+        steps, schedule = trainer(model, lr), model.schedule()
+        torch.manual_seed(1)  # the latent draws of the training steps, as the training loop seeds them
         batches = latentlab.data.iterate_batches(data.train, 64, shuffle=True, seed=1)
         rows, i = [], 0
         while len(rows) < g_steps:
             x, _ = next(batches)
             group = schedule[i % len(schedule)]
-            terms = step(model, model, opts, groups, group, x, None, False)
+            terms = steps.step(group, x, None)
             if group == "generator":
-                norm = torch.sqrt(sum(p.grad.pow(2).sum() for p in groups["generator"])).item()
+                norm = torch.sqrt(sum(p.grad.pow(2).sum() for p in steps.groups["generator"])).item()
                 rows.append({"step": len(rows) + 1, "grad": norm, "d_fake": terms["d_fake"]})
             i += 1
         out[kind] = rows
@@ -149,7 +123,7 @@ def experiment_b(data, lr: float, g_steps: int) -> dict[str, list[dict]]:
 
 
 # --- C: full runs through latentlab.train, evaluated after every epoch --------------------
-def experiment_c(data, args, net, real_feats, work: Path) -> dict[str, list[list[dict]]]:
+def experiment_c(args, evaluator: Evaluator, real_feats, work: Path) -> dict[str, list[list[dict]]]:
     """{"<loss> k=<d_steps>": one list of per-epoch rows per seed}; k = 1 for every seed, the
     larger k of --strong-d (a discriminator 5 steps ahead) for seed 0 only.
     Rows are cached in each run folder (bench_rows.json), so a rerun only adds what is missing."""
@@ -171,7 +145,7 @@ def experiment_c(data, args, net, real_feats, work: Path) -> dict[str, list[list
                 else:
                     run = latentlab.train("gan", resume=run_dir, epochs=epoch, progress=False)
                 m = run.metrics[-1]
-                rows.append({"epoch": epoch, **quality(latentlab.load(run_dir), net, real_feats),
+                rows.append({"epoch": epoch, **quality(latentlab.load(run_dir), evaluator, real_feats),
                              "d_fake_train": m["train_generator/d_fake"], "d_real_train": m["train_discriminator/d_real"],
                              "signal": m["train_generator/grad_norm"], "seconds": m["seconds"]})
                 print(kind, k, seed, rows[-1], flush=True)
@@ -295,7 +269,7 @@ def write_markdown(args, a, b, c, acc, wall, path: Path) -> None:
     for r in a:
         lines.append(f"| {r['d_steps']} | {r['d_fake']:.4f} | {r['minimax']:.3g} | {r['non-saturating']:.3g} | "
                      f"{r['non-saturating'] / max(r['minimax'], 1e-30):.3g} |")
-    lines += ["", f"## B. The first {args.g_steps} generator steps of training (the loop's `step`, k = 1)", "",
+    lines += ["", f"## B. The first {args.g_steps} generator steps of training (the loop's `Trainer.step`, k = 1)", "",
               "| loss | mean grad norm, steps 1-10 | steps 1-50 | steps 51-end | mean D(G(z)), steps 1-50 |", "|---|---:|---:|---:|---:|"]
     for kind in LOSSES:
         g = np.array([r["grad"] for r in b[kind]])
@@ -305,8 +279,8 @@ def write_markdown(args, a, b, c, acc, wall, path: Path) -> None:
               f"k = 1 (a discriminator step, then a generator step): {args.seeds} seed(s) per loss, mean ± sd over seeds; "
               f"k = {', '.join(map(str, args.strong_d)) or '-'} (the discriminator steps k times per generator step, so it "
               "stays ahead): seed 0. FD: Frechet distance between 5000 samples and the 10000 test images in the 128-d "
-              f"feature space of a 784-256-128-10 MLP classifier trained here (test accuracy {acc:.1%}; "
-              f"10000 training images vs the test images give {c['_floor']:.3g}). Modes: digit classes holding >= 2% of "
+              f"feature space of latentlab's MNIST evaluation classifier (`latentlab.evaluation.classifier`, test accuracy "
+              f"{acc:.1%}; 10000 training images vs the test images give {c['_floor']:.3g}). Modes: digit classes holding >= 2% of "
               "the 5000 samples by that classifier. D(G(z)): mean over the epoch's generator steps.", ""]
     names = [n for n in c if n != "_floor"]
     for key, what in (("fd", "FD (lower is better)"), ("modes", "modes covered (of 10)"), ("d_fake_train", "mean D(G(z))"),
@@ -348,14 +322,15 @@ def main() -> None:
         report(saved["args"], saved["a"], saved["b"], saved["c"], saved["acc"], saved["wall"], work)
         return
     data = latentlab.load_dataset("mnist", data_dir=args.data_dir, val_fraction=0.1, seed=0)
-    net, acc = train_classifier(data)
-    real_feats, _ = features(net, data.test.x)
-    floor = frechet(features(net, data.train.x[:10000])[0], real_feats)
-    print(f"classifier test accuracy {acc:.3f}; FD train vs test {floor:.3g}", flush=True)
+    evaluator = get_evaluator("mnist", data_dir=args.data_dir)  # trained once (minutes), then cached
+    acc = evaluator.test_accuracy
+    real_feats = evaluator.features(data.test.x)
+    floor = frechet_distance(evaluator.features(data.train.x[:10000]), real_feats)
+    print(f"evaluator {evaluator.sha256[:12]} test accuracy {acc:.3f}; FD train vs test {floor:.3g}", flush=True)
     a = experiment_a(data, args.lr)
     print("A", a, flush=True)
     b = experiment_b(data, args.lr, args.g_steps)
-    c = experiment_c(data, args, net, real_feats, work)
+    c = experiment_c(args, evaluator, real_feats, work)
     c["_floor"] = floor
     saved = {"args": vars(args), "a": a, "b": b, "c": c, "acc": acc, "wall": time.perf_counter() - started,
              "argv": sys.argv[1:]}

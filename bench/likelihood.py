@@ -30,6 +30,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from latentlab.models.base import LikelihoodModel
+from latentlab.nn.likelihoods import log_bernoulli
+
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / "_work" / "likelihood"
 RESULTS = ROOT / "bench" / "results" / "likelihood.md"
@@ -141,7 +144,7 @@ def load_pythae(path: str):
     return PythaeScorer(model).eval()
 
 
-class PythaeScorer(nn.Module):
+class PythaeScorer(nn.Module, LikelihoodModel):
     """What latentlab.evaluation.likelihood needs, read off a pythae VAE: q(z|x) and Bernoulli decoder logits."""
 
     name = "pythae-vae"
@@ -159,7 +162,6 @@ class PythaeScorer(nn.Module):
         return out.embedding, out.log_covariance
 
     def log_px_given_z(self, x, z, y=None):
-        from latentlab.evaluation.likelihood import log_bernoulli
         s, b = z.shape[:2]
         return log_bernoulli(self.vae.decoder.logits(z.flatten(0, 1)).view(s, b, -1), x)
 

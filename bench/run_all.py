@@ -23,7 +23,7 @@ def main() -> None:
     p.add_argument("--only", nargs="*", default=None, help="script names without .py")
     args = p.parse_args()
     env = {**os.environ, "LATENTLAB_DATA": args.data}
-    for script in sorted(s for s in BENCH.glob("*.py") if s.stem not in ("assemble", "run_all")):
+    for script in sorted(s for s in BENCH.glob("*.py") if s.stem not in ("assemble", "run_all", "common")):
         if args.only and script.stem not in args.only:
             continue
         print(f"== {script.name}", flush=True)

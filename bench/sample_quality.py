@@ -33,6 +33,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
+
+from latentlab.models.base import Sampler
 
 ROOT = Path(__file__).resolve().parent.parent
 LATENTLAB = str(Path(sys.executable).parent / "latentlab")
@@ -108,6 +111,7 @@ def pythae_worker(args: argparse.Namespace) -> None:
     from pythae.models import VAE, VAEConfig
 
     from latentlab.data import iterate_batches, load_dataset
+    from latentlab.evaluation.samples import draw
     torch.set_num_threads(1)
     dataset = args.datasets[0]
     data = load_dataset(dataset, args.mnist_dir if dataset == "mnist" else None, 0.1, 0)
@@ -127,20 +131,35 @@ def pythae_worker(args: argparse.Namespace) -> None:
         else:
             epoch += 1
     cpu = time.process_time() - start
-    model.eval()
-    with torch.no_grad(), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)  # as latentlab's draw(): prior samples z ~ N(0, I), decoder means
-        images = torch.cat([model.decoder(torch.randn(min(500, args.samples - i), LATENT[PYTHAE]))["reconstruction"]
-                            for i in range(0, args.samples, 500)])
+    images = draw(PythaeSampler(model.eval()), args.samples, None, seed=0)  # as latentlab's models are drawn
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "samples.npy", images.reshape(-1, *data.shape).numpy().astype(np.float32))
     (out / "info.json").write_text(json.dumps({"steps": steps, "epochs": steps * BATCH / len(data.train), "cpu": cpu}))
 
 
+class PythaeSampler(nn.Module, Sampler):
+    """pythae's VAE as a latentlab Sampler: prior draws z ~ N(0, I) (from the generator), decoder means."""
+
+    name = "pythae-vae"
+
+    def __init__(self, vae):
+        super().__init__()
+        self.vae = vae
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def sample(self, n, y=None, generator=None):
+        z = torch.randn(n, LATENT[PYTHAE], generator=generator, device=self.device)  # (n, latent)
+        return self.vae.decoder(z)["reconstruction"]
+
+
 # --- scoring ----------------------------------------------------------------------------------------
 def score_job(job: dict, args: argparse.Namespace, evaluators: dict, memo: dict) -> dict:
     from latentlab import load
+    from latentlab.evaluation import merge
     from latentlab.evaluation.samples import draw, sample_labels, score
     from latentlab.evaluation.classifier import evaluator_data, get_evaluator
     from latentlab.training.run_folder import load_state, write_json
@@ -170,7 +189,7 @@ def score_job(job: dict, args: argparse.Namespace, evaluators: dict, memo: dict)
         result = score(evaluator, images, data.test, data.train, labels, None, 0, memo)
     if job["model"] != PYTHAE:  # as `latentlab eval RUN --samples N` would leave it
         path = job["dir"] / "eval.json"
-        write_json(path, {**(json.loads(path.read_text()) if path.exists() else {}), **result})
+        write_json(path, merge(json.loads(path.read_text()) if path.exists() else {}, {"samples": result}))
     return {**result, "name": job["name"], "dataset": dataset, "steps": steps, "epochs": epochs, "cpu": cpu,
             "train_wall": job["wall"], "score_wall": time.time() - start}
 

@@ -41,6 +41,8 @@ class TrainConfig:
     lr: float = setting(1e-3, "learning rate of every optimiser")
     optimizer: str = setting("adam", "optimiser", OPTIMIZERS)
     momentum: float = setting(0.9, "SGD momentum; RMSprop momentum is 0")
+    beta1: float = setting(0.9, "Adam beta1: decay rate of the running mean of gradients (GANs 0.5, WGAN-GP 0)")
+    beta2: float = setting(0.999, "Adam beta2: decay rate of the running mean of squared gradients (WGAN-GP 0.9)")
     weight_decay: float = setting(0.0, "L2 weight decay")
     seed: int = setting(0, "seed for weights, splits, batch order and noise")
     patience: int = setting(0, "early stopping: stop after this many epochs without a better validation loss (0 = off)")
@@ -58,11 +60,24 @@ class TrainConfig:
             raise ConfigError(f"lr must be positive, got {self.lr}")
         if not 0 <= self.val_fraction < 1:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"{name} (Adam) must be in [0, 1), got {getattr(self, name)}")
         if self.patience < 0:
             raise ConfigError(f"patience must be >= 0 (0 turns early stopping off), got {self.patience}")
         if self.patience and self.val_fraction == 0:
             raise ConfigError("early stopping (patience > 0) needs a validation split: set val_fraction > 0")
         check_choices(self)
+
+
+def train_defaults(cls: type) -> dict[str, Any]:
+    """TrainConfig's field defaults with a model class's own overrides (``cls.train_defaults``, e.g.
+    lr 2e-4 and Adam betas (0.5, 0.999) for the GANs): what a run of ``cls`` uses for every unset field."""
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(cls.train_defaults) - set(defaults))
+    if unknown:
+        raise ConfigError(f"{cls.__name__}.train_defaults names {', '.join(unknown)}, which are not TrainConfig fields")
+    return {**defaults, **cls.train_defaults}
 
 
 def check_choices(cfg: Any) -> None:

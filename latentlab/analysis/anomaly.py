@@ -26,25 +26,33 @@ import torch.nn.functional as F
 
 from latentlab.data import Dataset
 from latentlab.errors import LatentlabError
-from latentlab.models.base import GenerativeModel
+from latentlab.models.base import ConditionalEncoder, Encoder, GenerativeModel, LikelihoodModel
 
 SCORES = ("auto", "mse", "bce", "elbo")
 
 
-def is_variational(model: GenerativeModel) -> bool:
-    """A VAE-like model: encode returns (mu, logvar) and it has reparameterize."""
-    return hasattr(model, "reparameterize")
+def _class(model: GenerativeModel | type[GenerativeModel]) -> type:
+    return model if isinstance(model, type) else type(model)
+
+
+def is_variational(model: GenerativeModel | type[GenerativeModel]) -> bool:
+    """A VAE-like model (or model class): a LikelihoodModel, with a Gaussian posterior q(z|x) and p(x|z)."""
+    return issubclass(_class(model), LikelihoodModel)
 
 
 def resolve_score(model: GenerativeModel | type[GenerativeModel], score: str) -> str:
     """The score to use for a model (or model class): "auto" picks elbo for a VAE, else mse."""
     if score not in SCORES:
         raise LatentlabError(f"unknown anomaly score {score!r}; choose from {', '.join(SCORES)}")
-    if not model.can_encode:
+    cls = _class(model)
+    if not issubclass(cls, Encoder):
         raise LatentlabError(f"a '{model.name}' model has no encoder, so it cannot score images; use an ae or vae")
+    if issubclass(cls, ConditionalEncoder):
+        raise LatentlabError(f"a '{model.name}' model encodes an image together with its label, and an anomaly "
+                             "has no label to give: use an ae or vae")
     if score == "auto":
-        return "elbo" if is_variational(model) else "mse"
-    if score == "elbo" and not is_variational(model):
+        return "elbo" if is_variational(cls) else "mse"
+    if score == "elbo" and not is_variational(cls):
         raise LatentlabError(f"score 'elbo' needs a VAE, and '{model.name}' is not one; use --score mse or bce")
     return score
 
@@ -59,14 +67,16 @@ def reconstruction_error(model: GenerativeModel, x: torch.Tensor, kind: str = "m
 
 
 @torch.no_grad()
-def negative_elbo(model: GenerativeModel, x: torch.Tensor, draws: int = 10) -> torch.Tensor:
-    """(B,) -ELBO per image, E_q[-log p(x|z)] estimated with ``draws`` samples of z, plus the analytic KL."""
-    from latentlab.nn.likelihoods import reconstruction_nll
-    from latentlab.models.vae import kl_to_standard_normal
-    mu, logvar = model.encode(x)  # (B, latent) each
-    nll = torch.stack([reconstruction_nll(model.decoder(model.reparameterize(mu, logvar)), x,
-                                          model.cfg.likelihood, model.cfg.sigma) for _ in range(draws)])  # (draws, B)
-    return nll.mean(0) + kl_to_standard_normal(mu, logvar)
+def negative_elbo(model: LikelihoodModel, x: torch.Tensor, draws: int = 10,
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+    """(B,) -ELBO per image: E_q[-log p(x|z)] estimated with ``draws`` samples of z ~ q(z|x)
+    (from ``generator``), plus the analytic KL(q(z|x) || N(0, I))."""
+    from latentlab.nn.losses import gaussian_kl, reparameterize
+    mu, logvar = model.posterior(x)  # (B, latent) each
+    mu_s, logvar_s = mu.expand(draws, *mu.shape), logvar.expand(draws, *logvar.shape)  # (draws, B, latent)
+    z = reparameterize(mu_s, logvar_s, generator)  # (draws, B, latent)
+    nll = -model.log_px_given_z(x, z)  # (draws, B)
+    return nll.mean(0) + gaussian_kl(mu, logvar)
 
 
 class Detector:
@@ -96,11 +106,13 @@ class Detector:
     def score(self, x: torch.Tensor | np.ndarray) -> np.ndarray:
         """(N,) anomaly scores of images x (N, C, H, W) in [0, 1]; higher = more anomalous."""
         x = torch.as_tensor(x, dtype=torch.float32)
-        torch.manual_seed(self.seed)  # the ELBO draws: the same images always get the same scores
+        # the ELBO draws: the same images always get the same scores
+        generator = torch.Generator(self.model.device).manual_seed(self.seed)
         out = []
         for batch in x.split(self.batch_size):
             batch = batch.to(self.model.device)
-            s = negative_elbo(self.model, batch, self.draws) if self.kind == "elbo" else reconstruction_error(self.model, batch, self.kind)
+            s = (negative_elbo(self.model, batch, self.draws, generator) if self.kind == "elbo"
+                 else reconstruction_error(self.model, batch, self.kind))
             out.append(s.cpu())
         return torch.cat(out).double().numpy()
 

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from latentlab.errors import LatentlabError
+from latentlab.models.base import ConditionalEncoder, Encoder
 
 METHODS = ("kmeans", "gmm", "spectral")
 
@@ -26,8 +27,11 @@ METHODS = ("kmeans", "gmm", "spectral")
 @torch.no_grad()
 def latent_codes(model, x: torch.Tensor, batch_size: int = 1000) -> np.ndarray:
     """(N, latent) latent means of images x (N, C, H, W)."""
-    if not model.can_encode:
+    if not isinstance(model, Encoder):
         raise LatentlabError(f"a '{model.name}' model has no encoder, so it has no latent codes to cluster; use an ae or vae")
+    if isinstance(model, ConditionalEncoder):
+        raise LatentlabError(f"a '{model.name}' model keeps the class in its label, not in its latent codes, "
+                             "so there are no classes to find by clustering; use an ae or vae")
     model.eval()
     return torch.cat([model.latent(b.to(model.device)).cpu() for b in x.split(batch_size)]).numpy()
 

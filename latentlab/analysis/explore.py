@@ -23,51 +23,49 @@ import numpy as np
 import torch
 
 from latentlab.errors import LatentlabError
+from latentlab.models.base import ConditionalEncoder, ConditionalSampler, Encoder
 
 METHODS = ("linear", "slerp")
 
 
 def _need_encoder(model, what: str) -> None:
-    if not (model.can_encode or model.conditional and hasattr(model, "posterior")):
+    if not isinstance(model, Encoder):
         raise LatentlabError(f"{what} needs an encoder, and a '{model.name}' model has none: use an ae, vae or cvae run")
 
 
 def _unconditional(model, what: str) -> None:
-    if model.conditional:
+    if isinstance(model, (ConditionalSampler, ConditionalEncoder)):
         raise LatentlabError(f"{what} works on the latent of an unconditional model; a '{model.name}' keeps the class in "
                              f"its label, not in z: draw a class with `latentlab sample RUN --label N` instead")
 
 
 def latent_dim(model) -> int:
-    dim = getattr(getattr(model, "cfg", None), "latent_dim", None)
-    if dim is None:
-        raise LatentlabError(f"a '{model.name}' model has no latent_dim setting")
-    return dim
+    """Size of the latent of an autoencoder-like model (its ``latent_dim`` setting)."""
+    _need_encoder(model, "a latent grid")
+    return model.cfg.latent_dim
 
 
 @torch.no_grad()
 def codes(model, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 1000) -> torch.Tensor:
     """Latent means of images x (N, C, H, W): (N, D). A conditional model needs the labels y."""
     _need_encoder(model, "encoding images")
-    if model.conditional and y is None:
+    conditional = isinstance(model, ConditionalEncoder)
+    if conditional and y is None:
         raise LatentlabError(f"a '{model.name}' encodes an image together with its label: the data have no labels")
     out = []
     for i in range(0, len(x), batch_size):
-        xb = x[i:i + batch_size].to(model.device)
-        out.append(model.latent(xb, y[i:i + batch_size].to(model.device)) if model.conditional else model.latent(xb))
+        yb = y[i:i + batch_size].to(model.device) if conditional else None  # an unconditional model takes no label
+        out.append(model.latent(x[i:i + batch_size].to(model.device), yb))
     return torch.cat(out).cpu()
 
 
 @torch.no_grad()
 def decode(model, z: torch.Tensor, y: torch.Tensor | int | None = None) -> torch.Tensor:
     """Images (N, C, H, W) in [0, 1] decoded from latent vectors z (N, D) (with labels for a conditional model)."""
-    if not hasattr(model, "decode"):
-        raise LatentlabError(f"a '{model.name}' model has no decoder to draw latent vectors with")
+    _need_encoder(model, "decoding latent vectors")  # an autoencoder-like model: its decoder reads its codes
     z = z.to(model.device)
-    if model.conditional:
-        return model.decode(z, model.check_labels(y, len(z))).cpu()
-    model.check_labels(y, len(z))  # refuses a label on an unconditional model
-    return model.decode(z).cpu()
+    y = model.check_labels(y, len(z))  # refuses a label on an unconditional model, asks one of a conditional one
+    return model.decode(z, y).cpu()
 
 
 # --- 1. the map ------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from scipy.linalg import subspace_angles
 from sklearn.decomposition import PCA
 
 from latentlab.errors import LatentlabError
+from latentlab.models.base import ConditionalEncoder, Encoder
 
 
 @dataclass
@@ -91,6 +92,8 @@ def compare_pca(model_or_run, data=None) -> PCAComparison:
     Angles are reported when the decoder is linear (``arch="linear"``); for other
     autoencoders only the errors are compared.
     """
+    from latentlab.models.ae import AE
+    from latentlab.nn.presets import LinearDecoder
     from latentlab.training.run_folder import load, run_dataset
     if isinstance(model_or_run, (str, Path)):
         model, data = load(model_or_run), data or run_dataset(model_or_run)
@@ -98,7 +101,7 @@ def compare_pca(model_or_run, data=None) -> PCAComparison:
         model = model_or_run
     if data is None:
         raise LatentlabError("compare_pca needs the data: pass data=load_dataset(...) or a run folder")
-    if not getattr(model, "can_encode", False):
+    if not isinstance(model, Encoder) or isinstance(model, ConditionalEncoder):
         raise LatentlabError(f"a '{model.name}' model has no encoder; compare_pca needs an autoencoder (latentlab train ae --arch linear --recon mse)")
     k = int(model.latent(data.train.x[:1].to(model.device)).shape[1])
     xtr, xte = flat(data.train.x), flat(data.test.x)
@@ -116,9 +119,8 @@ def compare_pca(model_or_run, data=None) -> PCAComparison:
     gap = float(lam[k - 1] - lam[k]) if len(lam) > k else float(lam[k - 1])
     mse_ae, mse_pca = model_mse(model, data.train.x), pca_mse(xtr)
     angles = max_angle = bound = None
-    decoder = getattr(model, "decoder", None)
-    if hasattr(decoder, "basis"):
-        basis = decoder.basis().cpu().double().numpy()  # (D, k)
+    if isinstance(model, AE) and isinstance(model.decoder, LinearDecoder):
+        basis = model.decoder.basis().cpu().double().numpy()  # (D, k)
         angles = sorted(np.degrees(subspace_angles(basis, comps.T)).tolist(), reverse=True)
         max_angle = angles[0]
         bound = angle_bound((mse_ae - mse_pca) * d, gap)

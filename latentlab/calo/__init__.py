@@ -11,12 +11,14 @@
 
 Modules: ``geometry`` (CaloGAN and CaloChallenge geometries), ``materials`` (the lead/argon
 stack), ``io`` (Showers and the HDF5 layouts), ``simulate`` (the parameterised simulator),
-``observables``, ``metrics`` (separation power, FPD, KPD, classifier AUC), ``validate``,
-``bench_sim`` (ms per shower), ``data`` (showers <-> tensors: the log transform the models learn
-in), ``modelbase`` (what the ``calo-wgan`` and ``calo-vae`` models share), ``generate``
-(train_showers, generate, generate_to_file). ``latentlab calo simulate|train|generate|validate|bench``
-map onto ``simulate_to_file``, ``train_showers``, ``generate_to_file``, ``validate_files`` and
-``bench_table``.
+``observables``, ``metrics`` (separation power, FPD, KPD, classifier AUC), ``validate`` (and
+``plots``, its figures), ``bench_sim`` (ms per shower), ``data`` (showers <-> tensors: the log
+transform the models learn in), the shower models ``modelbase`` (what they share: ``CaloModel``),
+``wgan`` (``calo-wgan``) and ``vae`` (``calo-vae``), listed in ``latentlab.models.SHOWER_MODELS``,
+and ``generate`` (train_showers, generate, generate_to_file).
+``latentlab calo simulate|train MODEL|generate|validate|bench`` map onto ``simulate_to_file``,
+``train_showers``, ``generate_to_file``, ``validate_files`` and ``bench_table``. h5py and
+matplotlib are imported only when a file is read or written and a figure drawn.
 """
 from latentlab.calo.bench_sim import (CALOGAN_PUBLISHED_MS, bench_table, time_callable, time_generator, time_simulator,
                                      timing_table)

@@ -2,13 +2,16 @@
 
     from latentlab.calo.generate import train_showers, generate, generate_to_file
     run = train_showers("showers.h5", model="calo-wgan", epochs=20, out="runs/calo")  # -> latentlab Run
-    showers = generate(run.dir, energy=50.0, n=1000)              # Showers, CaloGAN layout, MeV cells
+    showers = generate(run.dir, energy=50.0, n=1000, seed=0)      # Showers, CaloGAN layout, MeV cells
     generate_to_file(run.dir, "gen.h5", energy=(1, 100), n=10000)  # or spectrum="ref.h5": copy its energies
 
 ``train_showers`` splits the file into train / validation / held-out test showers, fits the
-transform (``calo.data``), trains with the one loop (``latentlab.train``), then generates one
-shower per held-out energy and runs ``calo.validate`` against the held-out showers: the
-report lands in RUN/validation/ and the headline numbers in RUN/eval_calo.json.
+transform (``calo.data``), trains with the one loop (``latentlab.training.loop.train``; the
+model's ``train_defaults`` and Config defaults apply), then generates one shower per held-out
+energy and runs ``calo.validate`` against the held-out showers: the report lands in
+RUN/validation/ and the headline numbers in RUN/eval_calo.json. The shower models are those
+of ``latentlab.models.SHOWER_MODELS``. Every draw is seeded: ``generate(..., seed)`` makes
+its own ``torch.Generator``.
 """
 from __future__ import annotations
 
@@ -22,13 +25,10 @@ import torch
 from latentlab.calo.data import to_dataset
 from latentlab.calo.geometry import CALOGAN
 from latentlab.calo.io import Showers, read_showers, write_calogan
-from latentlab.calo.modelbase import CaloModel
+from latentlab.calo.modelbase import FITTED, CaloModel
 from latentlab.errors import DataError, LatentlabError
-
-CALO_MODELS = ("calo-wgan", "calo-vae")
-# Settings that suit a few CPU minutes on ~20k showers (override any of them).
-DEFAULTS = {"calo-wgan": {"lr": 2e-4, "batch_size": 128, "epochs": 30, "n_critic": 3, "energy_weight": 5.0},
-            "calo-vae": {"lr": 1e-3, "batch_size": 128, "epochs": 30}}
+from latentlab.models import SHOWER_MODELS
+from latentlab.models.base import GenerativeModel
 
 
 def _showers(data: str | Path | Showers, limit: int | None = None) -> Showers:
@@ -41,31 +41,32 @@ def train_showers(data: str | Path | Showers, model: str = "calo-wgan", *, test_
     """Train ``model`` on showers (a CaloGAN/CaloChallenge .h5 path or Showers); returns the ``Run``.
 
     ``settings`` are those of ``latentlab.train`` (epochs, lr, batch_size, out, seed, val_fraction,
-    ...) and of the model (latent_dim, hidden, n_critic, energy_weight, ...). ``validate_n``
-    held-out showers are compared with generated ones afterwards (0 or None: skip; ``figures=False``:
-    numbers only).
+    ...) and of the model (latent_dim, hidden, n_critic, energy_weight, ...); what is not given
+    takes the model's defaults (``latentlab.config.train_defaults`` and its Config). ``validate_n``
+    held-out showers are compared with generated ones afterwards (0 or None: skip;
+    ``figures=False``: numbers only).
     """
-    import latentlab
-    if model not in CALO_MODELS:
-        raise LatentlabError(f"unknown shower model {model!r}; choose one of {', '.join(CALO_MODELS)}")
-    showers = _showers(data, limit)
-    fixed = {"n_cells", "e_min", "e_max", "log_scale", "response_slope", "response_intercept", "response_stochastic",
-             "response_constant"} & set(settings)
+    from latentlab.config import train_defaults
+    from latentlab.training.loop import train
+    if model not in SHOWER_MODELS:
+        raise LatentlabError(f"unknown shower model {model!r}; choose one of {', '.join(SHOWER_MODELS)}")
+    fixed = set(FITTED) & set(settings)
     if fixed:
         raise LatentlabError(f"{', '.join(sorted(fixed))} are fitted from the data; drop them")
-    seed = int(settings.get("seed", 0))
+    showers = _showers(data, limit)
+    defaults = train_defaults(SHOWER_MODELS[model])
+    seed = int(settings.get("seed", defaults["seed"]))
+    val_fraction = settings.get("val_fraction", defaults["val_fraction"])
     name = str(data) if not isinstance(data, Showers) else str(showers.meta.get("source", "showers"))
-    settings.setdefault("val_fraction", 0.1)
-    dataset, stats, test_idx = to_dataset(showers, name, settings["val_fraction"], test_fraction, seed)
+    dataset, stats, test_idx = to_dataset(showers, name, val_fraction, test_fraction, seed)
     if len(dataset.train) < 2:
         raise DataError(f"{name}: only {len(dataset.train)} showers left to train on; give more showers")
-    settings = {**DEFAULTS[model], **settings, **stats}
-    run = latentlab.train(model, data=dataset, **settings)
+    run = train(model, data=dataset, **settings, **stats)
     if validate_n and len(test_idx):
         reference = showers.take(test_idx[:validate_n])
         reference.meta["source"] = f"{name} (held-out test showers)"
-        torch.manual_seed(seed)
-        generated = generate(run.model, reference.energy)
+        generated = generate(run.model, reference.energy, seed=seed)
+        generated.meta["generator"] = f"latentlab {model} ({run.dir})"
         result = validate_generated(reference, generated, run.dir / "validation", seed=seed, figures=figures)
         summary = {"calo_validation": {k: result[k] for k in ("n_reference", "mean_separation_power",
                                                               "separation_power")},
@@ -80,15 +81,16 @@ def validate_generated(reference: Showers, generated: Showers, out_dir: str | Pa
     return validate(reference, generated, out_dir, **kwargs)
 
 
-def load_model(run: str | Path | CaloModel, device: str = "cpu") -> CaloModel:
-    """A trained shower model from its run folder (or the model itself)."""
-    if isinstance(run, CaloModel):
-        return run
-    import latentlab
-    model = latentlab.load(run, device=device)
+def load_model(run: str | Path | CaloModel, device: str = "cpu", which: str = "last") -> CaloModel:
+    """A trained shower model from its run folder (``which`` checkpoint: last or best), or the model itself."""
+    if isinstance(run, GenerativeModel):
+        model, where = run, "this model"
+    else:
+        from latentlab.training.run_folder import load
+        model, where = load(run, which, device=device), str(run)
     if not isinstance(model, CaloModel):
-        raise LatentlabError(f"{run} holds a '{model.name}' run, not a shower model; train one with "
-                             "`latentlab calo train --data showers.h5`")
+        raise LatentlabError(f"{where} is a '{model.name}' model, not a shower model ({', '.join(SHOWER_MODELS)}); "
+                             "train one with `latentlab calo train calo-wgan --data showers.h5`")
     return model
 
 
@@ -119,20 +121,21 @@ def energies(energy: float | tuple[float, float] | np.ndarray | None = None, n: 
 
 def generate(run: str | Path | CaloModel, energy: float | tuple[float, float] | np.ndarray | None = None,
              n: int | None = None, *, spectrum: str | Path | Showers | None = None, seed: int = 0,
-             batch_size: int = 1024, device: str = "cpu") -> Showers:
-    """Generated showers (CaloGAN layout) from a trained run: see ``energies`` for the choices.
+             batch_size: int = 1024, device: str = "cpu", which: str = "last") -> Showers:
+    """Generated showers (CaloGAN layout) from a trained run folder (or model): see ``energies`` for
+    the choices. ``seed`` fixes the energies drawn from a range and every draw of the model.
 
     Energies outside the training range are generated with a warning that names the range.
     """
-    model = load_model(run, device)
+    model = load_model(run, device, which)
     e = energies(energy, n, spectrum, seed)
-    torch.manual_seed(seed)
-    cells = model.generate(e, batch_size=batch_size).numpy()
+    generator = torch.Generator(device=model.device).manual_seed(seed)
+    cells = model.generate(e, batch_size=batch_size, generator=generator).numpy()
     if cells.shape[1] != CALOGAN.n_voxels:
         raise LatentlabError(f"this model makes {cells.shape[1]} cells; only the CaloGAN geometry "
                              f"({CALOGAN.n_voxels} cells) can be written as showers")
-    meta = {"generator": f"latentlab {model.name} ({getattr(model, 'run_dir', 'in memory')})"}
-    return Showers.from_voxels(e, cells, CALOGAN, meta=meta)
+    source = str(run) if isinstance(run, (str, Path)) else "in memory"
+    return Showers.from_voxels(e, cells, CALOGAN, meta={"generator": f"latentlab {model.name} ({source})"})
 
 
 def generate_to_file(run: str | Path | CaloModel, out: str | Path, energy: Any = None, n: int | None = None,

@@ -26,13 +26,15 @@ import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import h5py
 import numpy as np
 
 from latentlab.calo.geometry import CALOGAN, LayeredGeometry
 from latentlab.errors import DataError
+
+if TYPE_CHECKING:
+    import h5py  # imported where a file is opened, so that reading this module does not load HDF5
 
 CALOGAN_ENERGY_RANGE_GEV = (1.0, 100.0)
 KNOWN_CALOCHALLENGE_VOXELS = {368: "dataset 1 photons", 533: "dataset 1 pions",
@@ -148,6 +150,7 @@ class Showers:
 # ---------------------------------------------------------------- HDF5 helpers
 
 def _open(path: str | Path) -> h5py.File:
+    import h5py
     p = Path(path)
     if not p.is_file():
         raise DataError(f"{p}: no such file; check the path (CaloGAN and CaloChallenge files are HDF5, .h5/.hdf5)")
@@ -158,12 +161,14 @@ def _open(path: str | Path) -> h5py.File:
 
 
 def _dataset_names(f: h5py.File) -> list[str]:
+    import h5py
     names: list[str] = []
     f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
     return names
 
 
 def _require(f: h5py.File, path: Path, required: list[str], layout: str, other: str) -> None:
+    import h5py
     found = _dataset_names(f)
     missing = [r for r in required if r not in f or not isinstance(f[r], h5py.Dataset)]
     if missing:
@@ -179,6 +184,7 @@ def _read(f: h5py.File, name: str, limit: int | None) -> np.ndarray:
 
 
 def _atomic_h5(path: str | Path, write: Any) -> Path:
+    import h5py
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -12,6 +12,9 @@ Calibration (``calibrate``, on by default; a two-stage design like CaloFlow's, a
 which learns the layer energies apart from the shape): ``generate`` rescales each shower so
 its total is a draw from N(<E_dep>(E), (sigma(E) <E_dep>(E))^2), the response and resolution
 fitted on the training showers. Cell ratios, sparsity, centres and widths stay the network's.
+
+Every draw of ``generate`` (noise, cell fluctuations, calibrated totals) comes from its
+``generator`` argument (a ``torch.Generator``; None: the global RNG, as in training).
 """
 from __future__ import annotations
 
@@ -19,11 +22,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
 
 from latentlab.calo.data import check_energies, decode_cells, energy_condition
 from latentlab.config import setting
 from latentlab.errors import ConfigError
 from latentlab.models.base import GenerativeModel
+
+# The transform's fields of CaloConfig: fitted on the training showers (``calo.data.fit_stats``), never given by hand.
+FITTED = ("n_cells", "e_min", "e_max", "log_scale", "response_slope", "response_intercept", "response_stochastic",
+          "response_constant")
 
 
 @dataclass
@@ -53,12 +61,24 @@ class CaloConfig:
             raise ConfigError(f"energy_weight must be >= 0, got {self.energy_weight}")
 
 
-class CaloModel(GenerativeModel):
-    """Base of the shower models: v <-> MeV, the energy condition, the energy term, generate()."""
+def leaky_relu() -> nn.Module:
+    """The activation between the hidden layers of both shower models' MLPs."""
+    return nn.LeakyReLU(0.2)
 
-    can_sample = False  # the generic picture code expects images and class labels: calo has its own
-    can_encode = False
-    conditional = False
+
+def randn(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """N(0, 1) draws of ``shape`` on ``device``, taken from ``generator`` (on whichever device it lives)."""
+    if generator is None:
+        return torch.randn(shape, device=device)
+    return torch.randn(shape, generator=generator, device=generator.device).to(device)
+
+
+class CaloModel(GenerativeModel):
+    """Base of the shower models: v <-> MeV, the energy condition, the energy term, generate().
+
+    None of the image interfaces (Sampler, Encoder, ...) applies: a shower model is asked for
+    showers at given incident energies, with ``generate``."""
+
     eval_hint = ("calorimeter runs are evaluated with `latentlab calo validate` "
                  "(RUN/validation/ already holds the report on held-out showers)")
 
@@ -66,7 +86,7 @@ class CaloModel(GenerativeModel):
         super().__init__(cfg, shape, num_classes)
         if int(np.prod(shape)) != cfg.n_cells:
             raise ValueError(f"'{self.name}' models calorimeter showers of {cfg.n_cells} cells, but the data has shape "
-                             f"{tuple(shape)}: train it with `latentlab calo train --data showers.h5 --model {self.name}`")
+                             f"{tuple(shape)}: train it with `latentlab calo train {self.name} --data showers.h5`")
 
     # --- the transform ------------------------------------------------------------------
     def condition(self, energy_gev: torch.Tensor) -> torch.Tensor:
@@ -84,39 +104,40 @@ class CaloModel(GenerativeModel):
         total = self.to_mev(v.flatten(1)).sum(dim=1)  # (B,)
         return (total / self.expected_deposit(energy_gev) - 1.0).abs().mean()
 
-    def calibrate_total(self, cells: torch.Tensor, energy_gev: torch.Tensor) -> torch.Tensor:
+    def calibrate_total(self, cells: torch.Tensor, energy_gev: torch.Tensor,
+                        generator: torch.Generator | None = None) -> torch.Tensor:
         """Rescale (B, cells) MeV showers to totals drawn from the fitted response (see the module doc)."""
         e = energy_gev.reshape(-1).float().to(cells.device)
         expected = self.expected_deposit(e)  # (B,)
         rel = torch.sqrt(self.cfg.response_stochastic ** 2 / e + self.cfg.response_constant ** 2)  # (B,)
-        target = (expected * (1 + rel * torch.randn_like(e))).clamp(min=0.05 * expected)
+        target = (expected * (1 + rel * randn(e.shape, generator, e.device))).clamp(min=0.05 * expected)
         total = cells.sum(1)
         scale = torch.where(total > 0, target / total.clamp(min=1e-6), torch.ones_like(total))
         return cells * scale.unsqueeze(1)
 
     # --- what users call ----------------------------------------------------------------
-    def generate_v(self, energy_gev: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
-        """(B,) energies -> (B, cells) v, one new shower per energy."""
+    def generate_v(self, energy_gev: torch.Tensor,
+                   generator: torch.Generator | None = None) -> torch.Tensor:  # pragma: no cover - abstract
+        """(B,) energies -> (B, cells) v, one new shower per energy, every draw from ``generator``."""
         raise NotImplementedError
 
+    @torch.no_grad()
     def generate(self, energy_gev: torch.Tensor | np.ndarray | float, n: int | None = None,
-                 batch_size: int = 1024) -> torch.Tensor:
-        """New showers, (B, cells) MeV, for the given incident energies (GeV); a single energy needs ``n``."""
+                 batch_size: int = 1024, generator: torch.Generator | None = None) -> torch.Tensor:
+        """New showers, (B, cells) MeV on the CPU, for the given incident energies (GeV); a single
+        energy needs ``n``. Every draw comes from ``generator`` (None: the global RNG)."""
         e = torch.as_tensor(np.asarray(energy_gev, dtype=np.float32)).reshape(-1)
         if e.numel() == 1 and n is not None:
             e = e.expand(n)
         check_energies(e.numpy(), self.cfg.e_min, self.cfg.e_max)
         was_training = self.training
         self.eval()
-        out = []
-        for chunk in e.split(batch_size):
-            with torch.no_grad():
-                out.append(self._generate_chunk(chunk.to(self.device)))
+        out = [self._generate_chunk(chunk.to(self.device), generator) for chunk in e.split(batch_size)]
         self.train(was_training)
         return torch.cat(out) if out else torch.zeros(0, self.cfg.n_cells)
 
-    def _generate_chunk(self, energy_gev: torch.Tensor) -> torch.Tensor:
-        cells = self.to_mev(self.generate_v(energy_gev))  # (B, cells) MeV
+    def _generate_chunk(self, energy_gev: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        cells = self.to_mev(self.generate_v(energy_gev, generator))  # (B, cells) MeV
         if self.cfg.calibrate and (self.cfg.response_stochastic > 0 or self.cfg.response_constant > 0):
-            cells = self.calibrate_total(cells, energy_gev)
+            cells = self.calibrate_total(cells, energy_gev, generator)
         return cells.cpu()

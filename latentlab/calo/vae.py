@@ -12,6 +12,7 @@ loss     -ELBO = E_q[-log p(v | z, c)] + beta KL(q(z | v, c) || N(0, I))
          (constants dropped), plus energy_weight * mean |sum_cells E(relu(h)) / <E_dep>(E) - 1|,
          the energy-consistency term (``calo.modelbase``).
 generate z ~ N(0, I), decode with the requested energy, draw v from the censored Gaussian.
+The training defaults (``train_defaults``) suit a few CPU minutes on ~20k showers.
 """
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ from dataclasses import dataclass
 
 import torch
 
-from latentlab.calo.modelbase import CaloConfig, CaloModel
+from latentlab.calo.modelbase import CaloConfig, CaloModel, leaky_relu, randn
 from latentlab.config import setting
 from latentlab.errors import ConfigError
-from latentlab.calo.wgan import mlp
+from latentlab.nn.losses import gaussian_kl, reparameterize
+from latentlab.nn.nets import mlp
 
 
 @dataclass
@@ -47,28 +49,27 @@ class CaloVAE(CaloModel):
 
     name = "calo-vae"
     Config = CaloVAEConfig
+    train_defaults = {"lr": 1e-3, "batch_size": 128, "epochs": 30}
 
     def __init__(self, cfg: CaloVAEConfig, shape: tuple[int, int, int], num_classes: int | None = None):
         super().__init__(cfg, shape, num_classes)
-        self.encoder = mlp(cfg.n_cells + 1, cfg.hidden, cfg.layers, 2 * cfg.latent_dim)  # [v, c] -> (B, 2 latent)
-        self.decoder = mlp(cfg.latent_dim + 1, cfg.hidden, cfg.layers, cfg.n_cells)  # [z, c] -> (B, 504) h
+        hidden = [cfg.hidden] * cfg.layers
+        self.encoder = mlp([cfg.n_cells + 1, *hidden, 2 * cfg.latent_dim], leaky_relu)  # [v, c] -> (B, 2 latent)
+        self.decoder = mlp([cfg.latent_dim + 1, *hidden, cfg.n_cells], leaky_relu)  # [z, c] -> (B, 504) h
         self.log_sigma = torch.nn.Parameter(torch.full((cfg.n_cells,), math.log(cfg.sigma)))  # (504,) per cell
 
     def encode(self, v: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.encoder(torch.cat([v, c], dim=1)).chunk(2, dim=1)  # (B, latent) each
         return mu, logvar.clamp(-12, 8)
 
-    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-
     def decode(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         return self.decoder(torch.cat([z, c], dim=1))  # (B, 504) pre-ReLU h
 
-    def generate_v(self, energy_gev: torch.Tensor) -> torch.Tensor:
-        c = self.condition(energy_gev)
-        z = torch.randn(len(c), self.cfg.latent_dim, device=c.device)
-        h = self.decode(z, c)
-        return torch.relu(h + self.log_sigma.exp() * torch.randn_like(h))  # censored Gaussian draw
+    def generate_v(self, energy_gev: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        c = self.condition(energy_gev)  # (B, 1)
+        z = randn((len(c), self.cfg.latent_dim), generator, c.device)  # (B, latent)
+        h = self.decode(z, c)  # (B, 504)
+        return torch.relu(h + self.log_sigma.exp() * randn(h.shape, generator, h.device))  # censored Gaussian draw
 
     def nll(self, v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """-log p(v | h) of the censored Gaussian, summed over cells: (B,)."""
@@ -84,9 +85,9 @@ class CaloVAE(CaloModel):
         v = x.flatten(1).float()  # (B, 504)
         c = self.condition(y)
         mu, logvar = self.encode(v, c)
-        h = self.decode(self.reparameterize(mu, logvar), c)
+        h = self.decode(reparameterize(mu, logvar), c)
         rec = self.nll(v, h).mean()
-        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()  # KL(N(mu, var) || N(0, I))
+        kl = gaussian_kl(mu, logvar).mean()  # KL(N(mu, var) || N(0, I))
         energy = self.energy_term(torch.relu(h), y)
         return {"loss": rec + self.cfg.beta * kl + self.cfg.energy_weight * energy, "rec": rec, "kl": kl,
                 "energy": energy}

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import ks_2samp
 
-from latentlab.calo import metrics, plots
+from latentlab.calo import metrics
 from latentlab.calo.geometry import LayeredGeometry
 from latentlab.calo.io import Showers, read_showers
 from latentlab.calo.observables import Observable, average_images, high_level_features, observables
@@ -40,6 +40,7 @@ def _separation_table(ref_obs: list[Observable], gen_obs: list[Observable], out:
             rows.append({"observable": name, "separation_power": s, "reference_mean": float(r.values[:, k].mean()),
                          "generated_mean": float(g.values[:, k].mean()), "unit": r.unit})
         if draw:
+            from latentlab.calo import plots  # matplotlib only when drawing
             figures.append(plots.observable_figure(r, g, seps, out / f"hist_{r.name}.png", bins).name)
     return rows, figures
 
@@ -108,6 +109,7 @@ def validate(reference: Showers, generated: Showers, out_dir: str | Path, *, bin
     rows, figures = _separation_table(ref_obs, gen_obs, out, bins, draw)
     response = {o.name: o for o in ref_obs}["response"].values[:, 0], {o.name: o for o in gen_obs}["response"].values[:, 0]
     if draw:
+        from latentlab.calo import plots
         figures.append(plots.response_figure(reference.energy, response[0], generated.energy, response[1],
                                              out / "response_vs_energy.png").name)
         figures.append(plots.average_images_figure(average_images(reference), average_images(generated),

@@ -8,22 +8,22 @@ import argparse
 import dataclasses
 
 from latentlab.cli.options import add_config_options
-from latentlab.config import TrainConfig
+from latentlab.config import TrainConfig, train_defaults
 from latentlab.models import MODELS
+from latentlab.models.base import ConditionalEncoder, Encoder
 
 OWN = ("out", "seed", "progress")  # replaced by this command's own --out, --seeds; no progress bars
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, help: str) -> None:
     from latentlab.analysis.anomaly import SCORES
-    p = sub.add_parser("anomaly", help="one-class anomaly detection: ROC-AUC per normal class",
-                       description="Train on one class of the training split, score the whole test split (that class "
+    p = sub.add_parser("anomaly", help=help, description="Train on one class of the training split, score the whole test split (that class "
                                    "normal, the others anomalous) and report ROC-AUC for every class and seed. "
                                    "Writes anomaly.md (the table), anomaly.json, roc.png and scores.png to --out. "
                                    "On a dataset without labels: train on all training images, score the test split, no ROC-AUC.")
     models = p.add_subparsers(dest="model", metavar="MODEL", required=True)
     for name, cls in sorted(MODELS.items()):
-        if not cls.can_encode:
+        if not issubclass(cls, Encoder) or issubclass(cls, ConditionalEncoder):  # scores images without labels
             continue
         m = models.add_parser(name, help=f"score images by a trained {name!r} model")
         g = m.add_argument_group("anomaly detection")
@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         g.add_argument("--draws", type=int, default=10, help="samples of z per image for the ELBO score (default: 10)")
         g.add_argument("--contamination", type=float, default=0.1, help="expected share of anomalies: sets the threshold (default: 0.1)")
         g.add_argument("--out", default="anomaly", help="folder for the table, plots and the runs (default: anomaly)")
-        add_config_options(m.add_argument_group("training"), TrainConfig, skip=OWN)
+        add_config_options(m.add_argument_group("training"), TrainConfig, skip=OWN, defaults=train_defaults(cls))
         add_config_options(m.add_argument_group(f"{name} model"), cls.Config)
         m.set_defaults(func=run)
 

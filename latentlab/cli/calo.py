@@ -1,7 +1,8 @@
 """latentlab calo simulate|train|generate|validate|bench: fast simulation of calorimeter showers.
 
     latentlab calo simulate --particle eplus --n 100000 --out showers.h5
-    latentlab calo train --data showers.h5 --model calo-wgan --epochs 30 --out runs/calo-wgan
+    latentlab calo train calo-wgan --data showers.h5 --epochs 30 --out runs/calo-wgan   (or calo-vae)
+    latentlab calo train calo-vae --help                 (every option, with the model's defaults)
     latentlab calo generate runs/calo-wgan --energy 50 --n 1000 --out gen.h5
     latentlab calo generate runs/calo-wgan --energy-range 1 100 --n 10000 --out gen.h5
     latentlab calo generate runs/calo-wgan --spectrum ref.h5 --out gen.h5     (one shower per reference energy)
@@ -20,14 +21,18 @@ import json
 import warnings
 from pathlib import Path
 
+from latentlab.calo.modelbase import FITTED
+from latentlab.cli.options import add_config_options
+from latentlab.config import TrainConfig, train_defaults
 from latentlab.errors import ConfigError
+from latentlab.models import SHOWER_MODELS
 
-MODELS = ("calo-wgan", "calo-vae")
+# Options of `latentlab train` that do not apply to showers: the showers come from --data.
+IMAGE_ONLY = ("dataset", "data_dir", "image_size", "binarize", "threshold")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("calo", help="simulate, learn, generate, validate and time calorimeter showers",
-                       description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+def register(sub: argparse._SubParsersAction, help: str) -> None:
+    p = sub.add_parser("calo", help=help, description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog=__doc__.split("\n\n", 1)[1])
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
@@ -41,25 +46,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--out", required=True, help="output .h5 (CaloGAN layout)")
     s.set_defaults(func=run_simulate)
 
-    t = actions.add_parser("train", help="train an energy-conditioned shower model on an .h5 file")
-    t.add_argument("--data", required=True, help="showers .h5 (CaloGAN layout)")
-    t.add_argument("--model", choices=MODELS, default="calo-wgan", help="calo-wgan (WGAN-GP) or calo-vae (default calo-wgan)")
-    t.add_argument("--epochs", type=int, default=None, help="passes over the training showers (default 30)")
-    t.add_argument("--batch-size", type=int, default=None, help="showers per step (default 128)")
-    t.add_argument("--lr", type=float, default=None, help="learning rate (default 1e-4 GAN, 1e-3 VAE)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    t.add_argument("--out", default=None, help="run folder (default runs/<model>-<data>-<time>)")
-    t.add_argument("--val-fraction", type=float, default=0.1, help="showers held out for the per-epoch validation")
-    t.add_argument("--test-fraction", type=float, default=0.1, help="showers held out for the final validation")
-    t.add_argument("--validate-n", type=int, default=10_000, help="held-out showers to validate on after training (0: skip)")
-    t.add_argument("--limit", type=int, default=None, help="read only the first N showers of the file")
-    t.add_argument("--no-figures", dest="figures", action="store_false", help="validate without the PNG figures")
-    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="a model setting, e.g. --set latent_dim=32 --set n_critic=3 (see `latentlab calo train --help-model`)")
-    t.add_argument("--help-model", action="store_true", help="list the model's settings and exit")
-    t.add_argument("--no-progress", dest="progress", action="store_false")
-    t.set_defaults(func=run_train)
+    t = actions.add_parser("train", help="train an energy-conditioned shower model on an .h5 file",
+                           description="Train a shower model on an .h5 file, then validate it on held-out showers.")
+    models = t.add_subparsers(dest="model", metavar="MODEL", required=True)
+    for name, cls in SHOWER_MODELS.items():
+        doc = (cls.__doc__ or name).strip().splitlines()[0]
+        m = models.add_parser(name, help=doc, description=doc)
+        m.add_argument("--data", required=True, help="showers .h5 (CaloGAN layout)")
+        m.add_argument("--test-fraction", type=float, default=0.1, help="showers held out for the final validation "
+                                                                         "(default: 0.1)")
+        m.add_argument("--validate-n", type=int, default=10_000,
+                       help="held-out showers to validate on after training, 0: skip (default: 10000)")
+        m.add_argument("--limit", type=int, default=None, help="read only the first N showers of the file")
+        m.add_argument("--no-figures", dest="figures", action="store_false", help="validate without the PNG figures")
+        add_config_options(m.add_argument_group("training"), TrainConfig, skip=IMAGE_ONLY, defaults=train_defaults(cls))
+        add_config_options(m.add_argument_group(f"{name} model"), cls.Config, skip=FITTED)  # fitted: no options
+        m.set_defaults(func=run_train)
 
     g = actions.add_parser("generate", help="generate showers from a trained run")
     g.add_argument("run", metavar="RUN", help="run folder of calo-wgan / calo-vae")
@@ -108,39 +110,11 @@ def run_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def model_settings(model: str, pairs: list[str]) -> dict:
-    """--set KEY=VALUE pairs -> typed model settings (unknown keys and bad values are errors)."""
-    from latentlab.config import field_type
-    from latentlab.models import get_model_class
-    cls = get_model_class(model).Config
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or key not in fields:
-            raise ConfigError(f"--set {pair!r}: give KEY=VALUE with KEY one of {', '.join(fields)}")
-        base, _ = field_type(cls, fields[key])
-        try:
-            out[key] = value.lower() in ("1", "true", "yes") if base is bool else base(value)
-        except ValueError:
-            raise ConfigError(f"--set {pair!r}: {key} takes a {base.__name__}") from None
-    return out
-
-
 def run_train(args: argparse.Namespace) -> int:
     from latentlab.calo.generate import train_showers
-    if args.help_model:
-        from latentlab.models import get_model_class
-        cls = get_model_class(args.model).Config
-        for f in dataclasses.fields(cls):
-            print(f"{f.name:20s} {f.default!r:10}  {f.metadata.get('help', '')}")
-        return 0
-    _positive("--epochs", args.epochs)
-    _positive("--batch-size", args.batch_size)
-    settings = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "out") if getattr(args, k) is not None}
-    settings.update(seed=args.seed, device=args.device, progress=args.progress, val_fraction=args.val_fraction)
-    settings.update(model_settings(args.model, args.set))
+    _positive("--limit", args.limit)
+    names = {f.name for f in dataclasses.fields(TrainConfig)} | {f.name for f in dataclasses.fields(SHOWER_MODELS[args.model].Config)}
+    settings = {k: v for k, v in vars(args).items() if k in names}  # only the options given (the rest: defaults)
     run = train_showers(args.data, args.model, test_fraction=args.test_fraction, validate_n=args.validate_n,
                         limit=args.limit, figures=args.figures, **settings)
     print(f"run folder: {run.dir}")
@@ -153,16 +127,15 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from latentlab.calo.generate import generate_to_file, load_model
+    from latentlab.calo.generate import generate_to_file
     _positive("--n", args.n)
     if args.energy is not None and args.n is None or args.energy_range is not None and args.n is None:
         raise ConfigError("give the number of showers with --n (only --spectrum can do without)")
     energy = args.energy if args.energy is not None else (tuple(args.energy_range) if args.energy_range else None)
-    import latentlab
-    model = load_model(latentlab.load(args.run, args.which))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        path = generate_to_file(model, args.out, energy, args.n, spectrum=args.spectrum, seed=args.seed)
+        path = generate_to_file(args.run, args.out, energy, args.n, spectrum=args.spectrum, seed=args.seed,
+                                which=args.which)
     for w in caught:
         print(f"latentlab: warning: {w.message}", flush=True)
     print(path)

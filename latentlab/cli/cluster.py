@@ -7,10 +7,9 @@ from __future__ import annotations
 import argparse
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction, help: str) -> None:
     from latentlab.analysis.cluster import METHODS
-    p = sub.add_parser("cluster", help="cluster the latent space of a trained AE/VAE",
-                       description="k-means, Gaussian mixture or spectral clustering of the latent means; clustering "
+    p = sub.add_parser("cluster", help=help, description="k-means, Gaussian mixture or spectral clustering of the latent means; clustering "
                                    "accuracy (Hungarian matching), NMI and ARI when the data has labels. Writes "
                                    "clusters.json, clusters-METHOD.npy and latent scatters coloured by cluster and by label.")
     p.add_argument("run", metavar="RUN", help="run folder of an ae or vae")

@@ -22,9 +22,8 @@ COLUMNS = [
 ]
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("compare", help="one table of the sample metrics of several runs",
-                       description="Print one table of the sample metrics that `latentlab eval RUN --samples N` "
+def register(sub: argparse._SubParsersAction, help: str) -> None:
+    p = sub.add_parser("compare", help=help, description="Print one table of the sample metrics that `latentlab eval RUN --samples N` "
                                    "wrote to each RUN/eval.json.")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folders")
     p.add_argument("--markdown", action="store_true", help="print a Markdown table")

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help="fetch or describe a dataset", description="Download (verified by sha256) or describe a dataset.")
+def register(sub: argparse._SubParsersAction, help: str) -> None:
+    p = sub.add_parser("data", help=help, description="Download (verified by sha256) or describe a dataset.")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     fetch = actions.add_parser("fetch", help="download a named dataset into the cache (or --data-dir)")
     fetch.add_argument("name", help="mnist or fashion-mnist")

@@ -17,9 +17,8 @@ import torch
 from latentlab.errors import LatentlabError
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("denoise", help="corrupt test images and reconstruct them (denoising autoencoders)",
-                       description="Corrupt test images, reconstruct them; picture of original / corrupted / "
+def register(sub: argparse._SubParsersAction, help: str) -> None:
+    p = sub.add_parser("denoise", help=help, description="Corrupt test images, reconstruct them; picture of original / corrupted / "
                                    "reconstructed rows and MSE/PSNR of the corrupted input and of the output.")
     p.add_argument("run", metavar="RUN", help="run folder of an autoencoder")
     p.add_argument("--noise", default=None, help="gaussian:SIGMA, mask:P or saltpepper:P (default: the run's training noise)")
@@ -34,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from latentlab.data.noise import corrupt, denoising_scores, parse_noise
     from latentlab.viz.plots import save_grid, write_report
+    from latentlab.models.ae import AE
+    from latentlab.models.base import ConditionalEncoder, Encoder
     from latentlab.training.run_folder import load, read_metrics, run_dataset, write_json
     if args.n < 1:
         raise LatentlabError(f"--n must be at least 1, got {args.n}")
@@ -42,10 +43,10 @@ def run(args: argparse.Namespace) -> int:
         raise LatentlabError(f"output {out} must end in .png")
     noise = parse_noise(args.noise) if args.noise is not None else None
     model = load(args.run, args.which)
-    if not model.can_encode:
-        raise LatentlabError(f"a '{model.name}' model has no encoder, so it cannot denoise: use an autoencoder run")
+    if not isinstance(model, Encoder) or isinstance(model, ConditionalEncoder):
+        raise LatentlabError(f"a '{model.name}' model has no encoder of images alone, so it cannot denoise: use an autoencoder run")
     if noise is None:
-        noise = getattr(model, "noise", None)
+        noise = model.noise if isinstance(model, AE) else None  # a denoising AE's training corruption
         if noise is None:
             raise LatentlabError(f"{args.run} was trained without noise: say which corruption to apply, e.g. --noise gaussian:0.4")
     test = run_dataset(args.run, args.data_dir).test
@@ -54,8 +55,7 @@ def run(args: argparse.Namespace) -> int:
     scores = denoising_scores(model, test.x, noise, seed=args.seed)
     x = test.x[: args.n]
     noisy = corrupt(x, noise, seed=args.seed)
-    with torch.no_grad():
-        rec = model.reconstruct(noisy.to(model.device)).cpu()
+    rec = model.reconstruct(noisy.to(model.device)).cpu()
     save_grid(torch.cat([x, noisy, rec]), out, nrow=len(x))  # rows: original, corrupted, reconstructed
 
     path = Path(args.run) / "eval_denoise.json"

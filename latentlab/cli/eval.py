@@ -9,9 +9,8 @@ from latentlab import evaluation
 from latentlab.errors import LatentlabError
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="evaluate a trained model on the test split",
-                       description="Evaluate a trained model; results are printed and merged into RUN/eval.json.")
+def register(sub: argparse._SubParsersAction, help: str) -> None:
+    p = sub.add_parser("eval", help=help, description="Evaluate a trained model; results are printed and merged into RUN/eval.json.")
     p.add_argument("run", metavar="RUN", help="run folder")
     p.add_argument("--which", choices=("last", "best"), default="last", help="checkpoint to load")
     p.add_argument("--data-dir", default=None, help="where the run's dataset lives, if it moved")
@@ -27,14 +26,15 @@ def run(args: argparse.Namespace) -> int:
     ctx = evaluation.Context(Path(args.run), args.which, args.data_dir, args.device)
     if ctx.model.eval_hint:  # also fails early on a folder that is not a run
         raise LatentlabError(ctx.model.eval_hint)
-    results: dict = {}
-    for plugin in evaluation.plugins():
+    groups: dict[str, dict] = {}  # plugin name -> its result, for the plugins that were asked for
+    for name, plugin in zip(evaluation.PLUGINS, evaluation.plugins()):
         out = plugin.evaluate(args, ctx)
         if out:
-            results.update(out)
+            groups[name] = out
+    results = {k: v for out in groups.values() for k, v in out.items()}
     path = Path(args.run) / "eval.json"
     previous = json.loads(path.read_text()) if path.exists() else {}
-    write_json(path, {**previous, **results})
+    write_json(path, evaluation.merge(previous, groups))  # each fresh group replaces its saved group whole
     width = max((len(k) for k in results), default=0)
     for k, v in results.items():
         print(f"{k:<{width}}  {v:.6g}" if isinstance(v, float) else f"{k:<{width}}  {v}")

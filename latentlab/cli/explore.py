@@ -10,14 +10,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
 from latentlab.errors import LatentlabError
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("explore", help="pictures of the latent space: map, grid, interpolation, arithmetic",
-                       description="Pictures of a trained model's latent space, written as PNG files.")
+def register(sub: argparse._SubParsersAction, help: str) -> None:
+    p = sub.add_parser("explore", help=help, description="Pictures of a trained model's latent space, written as PNG files.")
     p.add_argument("run", metavar="RUN", help="run folder")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--map", action="store_true", help="2-D map of the test set's latent means, coloured by label")
@@ -52,7 +49,6 @@ def run(args: argparse.Namespace) -> int:
         raise LatentlabError(f"output {out} must end in .png")
     if args.label is not None and not args.grid:
         raise LatentlabError("--label only chooses the class of the --grid (of a conditional model)")
-    torch.manual_seed(0)
     if args.grid:
         explore.manifold_grid(model, out, args.n, args.label)
         print(out)

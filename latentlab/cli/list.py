@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("list", help="list models and datasets", description="List the models and named datasets.")
+def register(sub: argparse._SubParsersAction, help: str) -> None:
+    p = sub.add_parser("list", help=help, description="List the models and named datasets.")
     p.set_defaults(func=run)
 
 

@@ -1,6 +1,6 @@
 """The `latentlab` command: the dispatcher. Each module named in ``COMMANDS`` (a file of
-``latentlab/cli``) is one sub-command: it defines ``register(subparsers)`` and sets ``func``
-on its parser. ``latentlab.cli.options`` turns config dataclasses into options.
+``latentlab/cli``) is one sub-command: it defines ``register(subparsers, help)`` and sets
+``func`` on its parser. ``latentlab.cli.options`` turns config dataclasses into options.
 
 Exit codes: 0 done, 1 training diverged or a distributed process was lost,
 2 bad input (message, no traceback), 130 interrupted (a checkpoint was saved).
@@ -14,24 +14,43 @@ import sys
 from latentlab.errors import LatentlabError, TrainingStopped
 
 
-# The sub-commands, in the order `latentlab --help` lists them.
-COMMANDS = ("train", "sample", "reconstruct", "eval", "compare", "explore", "denoise", "pca", "anomaly",
-            "cluster", "calo", "data", "list")
+# The sub-commands (modules of latentlab/cli), in the order `latentlab --help` lists them, with their one-line help.
+COMMANDS = {
+    "train": "train a model; writes a run folder",
+    "sample": "draw new images from a trained model",
+    "reconstruct": "reconstruct test images",
+    "eval": "evaluate a trained model on the test split",
+    "compare": "one table of the sample metrics of several runs",
+    "explore": "pictures of the latent space: map, grid, interpolation, arithmetic",
+    "denoise": "corrupt test images and reconstruct them (denoising autoencoders)",
+    "pca": "compare a linear autoencoder with PCA (MSE and principal angles)",
+    "anomaly": "one-class anomaly detection: ROC-AUC per normal class",
+    "cluster": "cluster the latent space of a trained AE/VAE",
+    "calo": "simulate, learn, generate, validate and time calorimeter showers",
+    "data": "fetch or describe a dataset",
+    "list": "list models and datasets",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with ``command``, only that sub-command is built in full (the others are
+    listed by name and help), so `latentlab --help` and each command start without importing them all."""
     from latentlab import __version__
     parser = argparse.ArgumentParser(prog="latentlab", description="Train, evaluate, sample and explore autoencoders, VAEs and GANs.")
     parser.add_argument("--version", action="version", version=f"latentlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        importlib.import_module(f"latentlab.cli.{name}").register(sub)
+    for name, help in COMMANDS.items():
+        if command is None or name == command:
+            importlib.import_module(f"latentlab.cli.{name}").register(sub, help)
+        else:
+            sub.add_parser(name, help=help)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else "")
     args = parser.parse_args(argv)
     args.argv = argv  # the words as typed, for commands that re-launch themselves (train --nproc)
     try:

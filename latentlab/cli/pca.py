@@ -13,9 +13,8 @@ import argparse
 from pathlib import Path
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("pca", help="compare a linear autoencoder with PCA (MSE and principal angles)",
-                       description="Compare a (linear) autoencoder run with PCA-k: reconstruction MSE of both and the "
+def register(sub: argparse._SubParsersAction, help: str) -> None:
+    p = sub.add_parser("pca", help=help, description="Compare a (linear) autoencoder run with PCA-k: reconstruction MSE of both and the "
                                    "principal angles between the decoder's column space and the top-k principal directions. "
                                    "Give a RUN, or --k to train a linear autoencoder first.")
     p.add_argument("run", metavar="RUN", nargs="?", default=None, help="run folder of an autoencoder (omit it with --k)")

@@ -9,8 +9,8 @@ import torch
 from latentlab.errors import LatentlabError
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("reconstruct", help="reconstruct test images", description="Encode and decode test images: inputs above outputs.")
+def register(sub: argparse._SubParsersAction, help: str) -> None:
+    p = sub.add_parser("reconstruct", help=help, description="Encode and decode test images: inputs above outputs.")
     p.add_argument("run", metavar="RUN", help="run folder")
     p.add_argument("--n", type=int, default=16, help="number of test images (default 16)")
     p.add_argument("-o", "--output", default=None, help="FILE.png (default RUN/reconstructed.png)")
@@ -19,17 +19,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from latentlab.training.run_folder import run_dataset
+    from latentlab.models.base import ConditionalEncoder, Encoder
+    from latentlab.training.run_folder import load, run_dataset
     from latentlab.viz.plots import save_grid
-    from latentlab.training.run_folder import load
     model = load(args.run, args.which)
-    if not model.can_encode:
+    if not isinstance(model, Encoder):
         raise LatentlabError(f"a '{model.name}' model has no encoder, so it cannot reconstruct")
     if args.n < 1:
         raise LatentlabError(f"--n must be at least 1, got {args.n}")
-    x = run_dataset(args.run).test.x[: args.n]
-    with torch.no_grad():
-        rec = model.reconstruct(x)
+    test = run_dataset(args.run).test
+    x = test.x[: args.n]
+    y = None
+    if isinstance(model, ConditionalEncoder):  # encodes each image together with its label
+        if test.y is None:
+            raise LatentlabError(f"a '{model.name}' model encodes an image together with its label, and the test split has no labels")
+        y = test.y[: args.n]
+    rec = model.reconstruct(x, y)
     out = Path(args.output) if args.output else Path(args.run) / "reconstructed.png"
     save_grid(torch.cat([x, rec]), out, nrow=len(x))
     err = (x - rec).pow(2).flatten(1).mean(1).mean().item()

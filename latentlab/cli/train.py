@@ -7,13 +7,13 @@ import subprocess
 import sys
 
 from latentlab.cli.options import add_config_options
-from latentlab.config import TrainConfig
+from latentlab.config import TrainConfig, train_defaults
 from latentlab.errors import LatentlabError
 from latentlab.models import MODELS
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a model; writes a run folder", description="Train a model and write its run folder.")
+def register(sub: argparse._SubParsersAction, help: str) -> None:
+    p = sub.add_parser("train", help=help, description="Train a model and write its run folder.")
     models = p.add_subparsers(dest="model", metavar="MODEL", required=True)
     for name, cls in sorted(MODELS.items()):
         doc = model_summary(cls)
@@ -21,8 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         m.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue the run in RUN_DIR exactly where its checkpoint stopped")
         m.add_argument("--nproc", type=int, default=1, metavar="N",
                        help="train with N processes on this machine (launches torchrun; --batch-size is per process)")
-        add_config_options(m.add_argument_group("training"), TrainConfig,
-                           defaults={"lr": cls.default_lr} if cls.default_lr is not None else None)
+        add_config_options(m.add_argument_group("training"), TrainConfig, defaults=train_defaults(cls))
         add_config_options(m.add_argument_group(f"{name} model"), cls.Config)
         m.set_defaults(func=run)
 

@@ -8,6 +8,9 @@
 
 ``latentlab eval RUN`` runs the plugins in ``PLUGINS``: each defines ``add_arguments(parser)``
 and ``evaluate(args, ctx) -> dict | None`` (None when its options were not asked for).
+A plugin's result is one group of keys (those starting with its prefixes in ``PLUGINS``, a key
+going to the plugin with the longest matching prefix): ``merge`` lets a fresh group replace
+the whole saved group in RUN/eval.json, so no key of an earlier, different request lingers.
 """
 
 from __future__ import annotations
@@ -17,8 +20,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
-
-from latentlab.training.run_folder import RunInfo, load, read_run, run_dataset
 
 
 @dataclass
@@ -32,20 +33,47 @@ class Context:
     cache: dict = field(default_factory=dict)
 
     @cached_property
-    def info(self) -> RunInfo:
+    def info(self):
+        """The run's RunInfo (config.json)."""
+        from latentlab.training.run_folder import read_run
         return read_run(self.run_dir)
 
     @cached_property
     def model(self):
+        from latentlab.training.run_folder import load
         return load(self.run_dir, self.which, self.device)
 
     @cached_property
     def data(self):
+        from latentlab.training.run_folder import run_dataset
         return run_dataset(self.run_dir, self.data_dir)
 
 
-PLUGINS = ("loss", "likelihood", "samples")  # modules of this package, run in this order
+# Modules of this package, run in this order, with the prefixes of the result keys each writes.
+PLUGINS = {
+    "loss": ("test_",),  # test_loss, test_rec, ...
+    "likelihood": ("test_nll",),  # test_nll, test_nll_stderr, ...
+    "samples": ("samples_", "evaluator_"),  # samples_fd, ..., and the evaluator's hash
+}
 
 
 def plugins() -> list[ModuleType]:
     return [importlib.import_module(f"{__name__}.{name}") for name in PLUGINS]
+
+
+def owner(key: str) -> str | None:
+    """The plugin whose result group holds ``key``: the one with the longest matching prefix (None: no plugin)."""
+    matches = [(len(prefix), name) for name, prefixes in PLUGINS.items() for prefix in prefixes if key.startswith(prefix)]
+    return max(matches)[1] if matches else None
+
+
+def merge(previous: dict, results: dict[str, dict]) -> dict:
+    """``previous`` (the saved eval.json) updated by ``results`` (plugin name -> its fresh result).
+
+    Each plugin in ``results`` rewrites its whole group: every saved key of that group goes first,
+    so e.g. ``eval --samples N --label 7`` after ``eval --samples N`` leaves no unlabelled
+    samples_* key behind. The groups of plugins that did not run are kept as saved."""
+    kept = {k: v for k, v in previous.items() if owner(k) not in results}
+    for result in results.values():
+        kept.update(result)
+    return kept

@@ -117,6 +117,25 @@ def data_fingerprint(split: Split) -> str:
     return h.hexdigest()
 
 
+def seeded_classifier(shape: tuple[int, int, int], num_classes: int, features: int,
+                      generator: torch.Generator) -> Classifier:
+    """A fresh Classifier whose weights are drawn from ``generator`` alone (the global RNG is not touched).
+
+    Each layer, in construction order, gets PyTorch's default initialisation (``reset_parameters`` of
+    Conv2d and Linear): weight ~ kaiming_uniform(a = sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+    and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)); so a generator seeded s gives the weights that
+    ``torch.manual_seed(s)`` before ``Classifier(...)`` gives."""
+    with torch.device("meta"):  # shapes only: no draw from the global RNG
+        net = Classifier(shape, num_classes, features)
+    net = net.to_empty(device="cpu")
+    for layer in net.modules():
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+            bound = 1 / math.sqrt(layer.weight[0].numel())  # fan_in: in_features, or in_channels * kh * kw
+            nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+    return net
+
+
 def train_classifier(train: Split, test: Split, shape: tuple[int, int, int], num_classes: int,
                      log=None) -> tuple[Classifier, float]:
     """Train with ``RECIPE`` (Adam, fixed seed and batch order); return the net and its test accuracy.
@@ -138,23 +157,21 @@ def _train(train: Split, test: Split, shape: tuple[int, int, int], num_classes: 
     r = RECIPE
     steps_per_epoch = math.ceil(len(train) / r["batch_size"])
     epochs = max(r["epochs"], math.ceil(r["min_steps"] / steps_per_epoch))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(r["seed"])
-        net = Classifier(shape, num_classes, r["features"])
-        opt = torch.optim.Adam(net.parameters(), lr=r["lr"])
-        order = torch.Generator().manual_seed(r["seed"])
-        net.train()
-        for epoch in range(epochs):
-            if epoch >= epochs - 2:
-                for g in opt.param_groups:
-                    g["lr"] *= r["lr_decay"]
-            for x, y in iterate_batches(train, r["batch_size"], shuffle=True, generator=order):
-                loss = F.cross_entropy(net(x), y)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            if log and epochs <= 10:
-                log(f"  evaluator epoch {epoch + 1}/{epochs}: loss {loss.item():.4f}")
+    net = seeded_classifier(shape, num_classes, r["features"], torch.Generator().manual_seed(r["seed"]))
+    opt = torch.optim.Adam(net.parameters(), lr=r["lr"])
+    order = torch.Generator().manual_seed(r["seed"])
+    net.train()
+    for epoch in range(epochs):
+        if epoch >= epochs - 2:
+            for g in opt.param_groups:
+                g["lr"] *= r["lr_decay"]
+        for x, y in iterate_batches(train, r["batch_size"], shuffle=True, generator=order):
+            loss = F.cross_entropy(net(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        if log and epochs <= 10:
+            log(f"  evaluator epoch {epoch + 1}/{epochs}: loss {loss.item():.4f}")
     net.eval()
     with torch.no_grad():
         correct = sum(int((net(x).argmax(1) == y).sum()) for x, y in iterate_batches(test, 1000, shuffle=False))
@@ -198,8 +215,9 @@ def get_evaluator(dataset: str | Dataset, data_dir: str | None = None, image_siz
         elif meta.get("data_sha256") != fingerprint:
             reason = "it was trained on different data under the same name"
         else:
-            net = Classifier(shape, k, RECIPE["features"])
-            net.load_state_dict(load_file(path))
+            with torch.device("meta"):  # no initial weights drawn: the file's are assigned
+                net = Classifier(shape, k, RECIPE["features"])
+            net.load_state_dict(load_file(path), assign=True)
             return Evaluator(net.eval(), data.name, shape, list(data.classes), digest, meta["test_accuracy"], path)
     elif path.is_file() or sidecar.is_file():
         reason = f"{sidecar.name if path.is_file() else path.name} is missing"

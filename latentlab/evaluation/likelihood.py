@@ -8,18 +8,22 @@ and a decoder p(x|z), each draw z_i ~ q(z|x) gives an importance weight
 The estimate is a lower bound in expectation (NLL_k >= -log p(x)) that tightens as k grows:
 NLL_1 = -ELBO (in expectation) >= NLL_k >= NLL_{k+1} -> -log p(x) (Burda et al., theorem 1).
 
-What a model must expose (the VAE family in ``latentlab.models.vae`` does):
+What a model must be: a ``LikelihoodModel`` (``latentlab.models.base``; the VAE family is one):
 
     posterior(x, y)          -> (mu, logvar), each (B, D)
     log_px_given_z(x, z, y)  -> log p(x|z) summed over pixels, (S, B) for z of shape (S, B, D)
 
-``y`` is None for unconditional models; a conditional VAE gets its labels and the
+``y`` is None for unconditional models; a conditional VAE (a ConditionalEncoder) gets its labels and the
 estimate is then the conditional likelihood log p(x|y). Bernoulli decoders give
 log-probabilities in nats; a Gaussian decoder gives a log-density (also in nats, but
 of continuous pixels: not comparable with Bernoulli figures).
 
     from latentlab.evaluation.likelihood import estimate_nll
     result = estimate_nll(model, test_x, k=5000)      # NLLResult(nll=..., stderr=..., ...)
+
+The importance samples come from a ``torch.Generator`` (``seed`` or ``generator``), never from
+the global RNG: the same model, data and seed give the same figure, whatever ran before.
+The per-sample terms (``log_weight_terms``, ``log_bernoulli``) live in ``latentlab.nn.likelihoods``.
 """
 from __future__ import annotations
 
@@ -30,61 +34,36 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from latentlab.errors import LatentlabError
-
-LOG_2PI = math.log(2 * math.pi)
+from latentlab.models.base import ConditionalEncoder, LikelihoodModel
+from latentlab.nn.likelihoods import log_weight_terms
 
 
 def check_model(model) -> None:
-    """Refuse a model that does not expose what the estimator needs."""
-    missing = [m for m in ("posterior", "log_px_given_z") if not callable(getattr(model, m, None))]
-    if missing:
+    """Refuse a model that is not a LikelihoodModel (no q(z|x) and p(x|z) to sample with)."""
+    if not isinstance(model, LikelihoodModel):
         name = getattr(model, "name", type(model).__name__)
         raise LatentlabError(
-            f"model '{name}' has no {' / '.join(missing)}: the importance-sampled likelihood needs an encoder "
-            "q(z|x) and a decoder p(x|z) with a prior (a vae or cvae run); it cannot score this model")
+            f"model '{name}' has no posterior q(z|x) and decoder p(x|z) with a prior: the importance-sampled "
+            "likelihood needs a vae or cvae run; it cannot score this model")
 
 
-def log_bernoulli(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """log p(x|z) of a Bernoulli decoder for S draws per image: logits (S, B, ...), x (B, ...) -> (S, B).
-
-    sum_i x_i log p_i + (1 - x_i) log(1 - p_i) = sum_i x_i l_i - softplus(l_i) for logits l, p = sigmoid(l)
-    (the negative of ``likelihoods.bernoulli_nll``), computed without copying x S times."""
-    s, b = logits.shape[:2]
-    logits = logits.reshape(s, b, -1)  # (S, B, D)
-    return torch.einsum("sbd,bd->sb", logits, x.reshape(b, -1)) - F.softplus(logits).sum(-1)
-
-
-def log_weight_terms(model, x: torch.Tensor, y: torch.Tensor | None, k: int,
-                     q: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """k draws z ~ q(z|x) per image; returns (log p(x|z), log p(z) - log q(z|x)), each (k, B).
-
-    ``q`` = (mu, logvar) when the posterior of this batch is already known (saves the encoder pass).
-    The draws are reparameterized, so the terms are differentiable (IWAE training uses them)."""
-    mu, logvar = q if q is not None else model.posterior(x, y)  # (B, D) each
-    eps = torch.randn(k, *mu.shape, device=mu.device, dtype=mu.dtype)  # (k, B, D)
-    z = mu + torch.exp(0.5 * logvar) * eps  # (k, B, D)
-    log_q = -0.5 * (eps.pow(2) + logvar + LOG_2PI).sum(-1)  # log N(z; mu, sigma^2), (k, B)
-    log_pz = -0.5 * (z.pow(2) + LOG_2PI).sum(-1)  # log N(z; 0, I), (k, B)
-    log_px = model.log_px_given_z(x, z, y)  # (k, B)
-    return log_px, log_pz - log_q
-
-
-def log_weights(model, x: torch.Tensor, y: torch.Tensor | None, k: int) -> torch.Tensor:
+def log_weights(model: LikelihoodModel, x: torch.Tensor, y: torch.Tensor | None, k: int,
+                generator: torch.Generator | None = None) -> torch.Tensor:
     """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x) for k draws per image: (k, B)."""
-    log_px, log_ratio = log_weight_terms(model, x, y, k)
+    log_px, log_ratio = log_weight_terms(model, x, y, k, generator=generator)
     return log_px + log_ratio
 
 
 @torch.no_grad()
-def log_likelihood(model, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 5000,
-                   chunk: int | None = None) -> torch.Tensor:
+def log_likelihood(model: LikelihoodModel, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 5000,
+                   chunk: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
     """Importance-sampled log p(x) (or log p(x|y)) per image, (B,), in nats.
 
     The k samples are drawn ``chunk`` at a time (default: about 20,000 decoded images per
-    chunk) and combined with a running log-sum-exp, so memory does not grow with k."""
+    chunk) from ``generator`` (else the global RNG) and combined with a running log-sum-exp,
+    so memory does not grow with k."""
     check_model(model)
     if k < 1:
         raise LatentlabError(f"k (importance samples per image) must be at least 1, got {k}")
@@ -92,7 +71,7 @@ def log_likelihood(model, x: torch.Tensor, y: torch.Tensor | None = None, k: int
     q = model.posterior(x, y)
     total = None  # running logsumexp over the samples drawn so far, (B,)
     for start in range(0, k, chunk):
-        log_px, log_ratio = log_weight_terms(model, x, y, min(chunk, k - start), q)
+        log_px, log_ratio = log_weight_terms(model, x, y, min(chunk, k - start), q, generator)
         part = torch.logsumexp(log_px + log_ratio, dim=0)  # (B,)
         total = part if total is None else torch.logaddexp(total, part)
     return total - math.log(k)
@@ -114,12 +93,14 @@ class NLLResult:
                 f"{prefix}_images": self.n, f"{prefix}_seconds": round(self.seconds, 2)}
 
 
-def estimate_nll(model, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 5000, batch_size: int = 100,
-                 chunk: int | None = None, seed: int = 0, progress: bool = False) -> NLLResult:
+def estimate_nll(model: LikelihoodModel, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 5000,
+                 batch_size: int = 100, chunk: int | None = None, seed: int = 0, progress: bool = False,
+                 generator: torch.Generator | None = None) -> NLLResult:
     """-log p(x) averaged over the images ``x`` (N, C, H, W), batched over images and samples.
 
     ``x`` is used as given: binarize it first for a Bernoulli decoder (see ``binarize``).
-    ``seed`` fixes the importance samples, so the same model and data give the same figure."""
+    The importance samples come from ``generator``, else from a new one seeded with ``seed``
+    (on the model's device), so the same model and data give the same figure."""
     check_model(model)
     if k < 1:
         raise LatentlabError(f"k (importance samples per image) must be at least 1, got {k}")
@@ -130,7 +111,8 @@ def estimate_nll(model, x: torch.Tensor, y: torch.Tensor | None = None, k: int =
     device = model.device
     was_training = model.training
     model.eval()
-    torch.manual_seed(seed)
+    if generator is None:
+        generator = torch.Generator(device=device).manual_seed(seed)
     started = time.perf_counter()
     out = []
     batches = range(0, len(x), batch_size)
@@ -140,7 +122,7 @@ def estimate_nll(model, x: torch.Tensor, y: torch.Tensor | None = None, k: int =
     for i in batches:
         xb = x[i:i + batch_size].to(device)
         yb = None if y is None else y[i:i + batch_size].to(device)
-        out.append(-log_likelihood(model, xb, yb, k, chunk).double().cpu())
+        out.append(-log_likelihood(model, xb, yb, k, chunk, generator).double().cpu())
     model.train(was_training)
     per_image = torch.cat(out).numpy()
     n = len(per_image)
@@ -197,11 +179,12 @@ def evaluate(args: argparse.Namespace, ctx) -> dict | None:
     if not len(ctx.data.test):
         raise LatentlabError("the run's dataset has no test split to score")
     x, note = test_images(ctx, getattr(model.cfg, "likelihood", "bernoulli"), args.nll_seed)
-    y = ctx.data.test.y if model.conditional else None
-    if model.conditional and y is None:
+    conditional = isinstance(model, ConditionalEncoder)  # q(z|x, y) and p(x|z, y): scored by log p(x|y)
+    y = ctx.data.test.y if conditional else None
+    if conditional and y is None:
         raise LatentlabError("a conditional model is scored by log p(x|y), but the test split has no labels")
     n = args.nll_images or len(x)
     result = estimate_nll(model, x[:n], None if y is None else y[:n], k=args.k, batch_size=args.nll_batch,
                           seed=args.nll_seed, progress=True)
-    what = "-log p(x|y), conditional on the label" if model.conditional else "-log p(x)"
+    what = "-log p(x|y), conditional on the label" if conditional else "-log p(x)"
     return {**result.as_dict("test_nll"), "test_nll_means": f"{what}; {note}; nats per image"}

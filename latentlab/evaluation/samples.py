@@ -15,7 +15,6 @@ comparable only under the same hash.
 from __future__ import annotations
 
 import argparse
-import threading
 
 import torch
 
@@ -23,10 +22,10 @@ from latentlab.data import Split
 from latentlab.errors import LatentlabError
 from latentlab.evaluation.classifier import FEATURES, Evaluator, evaluator_data, get_evaluator
 from latentlab.evaluation.metrics import class_distribution, frechet_distance, min_samples, mode_coverage, prdc
+from latentlab.models.base import ConditionalSampler, Sampler
 
 K = 3  # neighbours of the k-NN manifolds (Kynkaanniemi et al. 2019)
 MIN_SAMPLES = min_samples(FEATURES)  # 129: a full-rank covariance of the 128 features
-_DRAWING = threading.Lock()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +46,7 @@ def evaluate(args: argparse.Namespace, ctx) -> dict | None:
             raise LatentlabError("--label picks the class of the samples to score: give --samples N as well")
         return None
     model = ctx.model
-    if not model.can_sample:
+    if not isinstance(model, Sampler):
         raise LatentlabError(f"a '{model.name}' model cannot sample new images, so it has no sample metrics; "
                              "evaluate an AE, VAE or GAN run")
     check_count(args.samples)
@@ -81,7 +80,7 @@ def reference_split(test: Split, label: int | None) -> Split:
 
 def sample_labels(model, test: Split, n: int, label: int | None, seed: int) -> torch.Tensor | None:
     """Labels to draw a conditional model's samples for: ``label`` n times, or the test labels' proportions."""
-    if not model.conditional:
+    if not isinstance(model, ConditionalSampler):
         return None
     if label is not None:
         return torch.full((n,), label, dtype=torch.long)
@@ -91,16 +90,14 @@ def sample_labels(model, test: Split, n: int, label: int | None, seed: int) -> t
 
 @torch.no_grad()
 def draw(model, n: int, labels: torch.Tensor | None, seed: int, batch_size: int = 500) -> torch.Tensor:
-    """(n, C, H, W) samples on the CPU, drawn in batches with a fixed seed (global RNG left as it was).
-
-    Models draw from torch's global RNG, so draws in concurrent threads take turns (``_DRAWING``)."""
+    """(n, C, H, W) samples on the CPU, drawn in batches from a generator seeded with ``seed``
+    (the global RNG is neither read nor moved, so concurrent draws do not disturb each other)."""
+    generator = torch.Generator(model.device).manual_seed(seed)
     out = []
-    with _DRAWING, torch.random.fork_rng(devices=[] if model.device.type == "cpu" else [model.device]):
-        torch.manual_seed(seed)
-        for start in range(0, n, batch_size):
-            m = min(batch_size, n - start)
-            y = None if labels is None else labels[start:start + m].to(model.device)
-            out.append(model.sample(m, y).float().cpu())
+    for start in range(0, n, batch_size):
+        m = min(batch_size, n - start)
+        y = None if labels is None else labels[start:start + m].to(model.device)
+        out.append(model.sample(m, y, generator=generator).float().cpu())
     return torch.cat(out)
 
 

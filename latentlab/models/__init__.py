@@ -1,7 +1,7 @@
 """The model registry: an explicit table of name -> class, imported only when asked for.
 
 ``MODELS`` holds the image models (``latentlab train NAME``, ``latentlab list``);
-``SHOWER_MODELS`` the calorimeter-shower models, trained with ``latentlab calo train``
+``SHOWER_MODELS`` the calorimeter-shower models, trained with ``latentlab calo train MODEL``
 (their maths lives in ``latentlab.calo``). ``get_model_class`` finds either, so
 ``latentlab.load`` reads every run folder. A new model is one file here and one line below.
 """
@@ -55,4 +55,4 @@ def get_model_class(name: str) -> type:
         if name in registry:
             return registry[name]
     raise LatentlabError(f"unknown model {name!r}; choose from {', '.join(sorted(MODELS))} "
-                         f"(shower models: {', '.join(SHOWER_MODELS)}, with `latentlab calo train`)")
+                         f"(shower models: {', '.join(SHOWER_MODELS)}, with `latentlab calo train MODEL`)")

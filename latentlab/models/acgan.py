@@ -17,25 +17,22 @@ import torch.nn.functional as F
 
 from latentlab.config import setting
 from latentlab.errors import ConfigError
-from latentlab.models.adversarial import GEN_LOSSES, check_gan_config, discriminator_bce, generator_bce, mean_prob, signal_norm
+from latentlab.models.adversarial import AdversarialConfig, mean_prob, signal_norm
 from latentlab.models.cgan import LabelledGenerator
 from latentlab.nn.gan_nets import ARCHS, Discriminator
+from latentlab.nn.losses import discriminator_bce, generator_bce
 
 
 @dataclass
-class ACGANConfig:
+class ACGANConfig(AdversarialConfig):
     arch: str = setting("conv", "network family: conv (the DCGAN design rules) or mlp", ARCHS)
-    latent_dim: int = setting(64, "size of the noise vector z ~ N(0, I)")
     hidden: int = setting(256, "units per hidden layer (mlp)")
     layers: int = setting(2, "hidden layers of each network (mlp)")
     channels: int = setting(32, "channels of the discriminator's first conv layer (conv)")
     class_weight: float = setting(1.0, "weight of the auxiliary classification loss L_C")
-    gen_loss: str = setting("non-saturating", "generator loss: non-saturating -log D(G(z)) or minimax log(1 - D(G(z)))", GEN_LOSSES)
-    d_steps: int = setting(1, "k: discriminator steps per generator step")
-    smooth: float = setting(0.0, "one-sided label smoothing: the discriminator's target for real images is 1 - smooth")
 
     def validate(self) -> None:
-        check_gan_config(self)
+        super().validate()
         if self.class_weight < 0:
             raise ConfigError(f"class_weight must be >= 0, got {self.class_weight}")
 

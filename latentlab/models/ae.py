@@ -27,7 +27,7 @@ import torch
 
 from latentlab.config import check_choices, setting
 from latentlab.errors import ConfigError
-from latentlab.models.base import GenerativeModel
+from latentlab.models.base import Encoder, GenerativeModel, Sampler
 from latentlab.nn.likelihoods import bernoulli_nll, squared_error
 from latentlab.nn.nets import ACTIVATIONS, decoder_net, encoder_net
 from latentlab.nn.presets import LECTURE_ARCHS, LectureDecoder, LectureEncoder, LinearDecoder, LinearEncoder, code_shape
@@ -35,7 +35,6 @@ from latentlab.data.noise import parse_noise
 
 AE_LOSSES = ("bce", "mse")
 AE_ARCHS = ("mlp", "conv", "linear", *LECTURE_ARCHS)
-PRIORS = ("fitted", "standard", "uniform")
 DEFAULT_LATENT = 16
 FIT_MAX = 10_000  # training codes the latent Gaussian is fitted to (evenly spaced), bounding its cost per epoch
 
@@ -65,11 +64,10 @@ class AEConfig:
         parse_noise(self.noise)  # raises ConfigError on a bad spec
 
 
-class AE(GenerativeModel):
+class AE(GenerativeModel, Sampler, Encoder):
     name = "ae"
     Config = AEConfig
-    can_sample = True
-    can_encode = True
+    PRIORS = ("fitted", "standard", "uniform")  # what sample(prior=...) decodes draws of
 
     def __init__(self, cfg: AEConfig, shape: tuple[int, int, int], num_classes: int | None = None):
         super().__init__(cfg, shape, num_classes)
@@ -97,9 +95,13 @@ class AE(GenerativeModel):
         self.register_buffer("latent_chol", torch.eye(self.latent_dim))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder's code z of each image: (B, C, H, W) -> (B, latent) (with autograd; ``latent`` is without)."""
         return self.encoder(x)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Images from codes: (B, latent) -> (B, C, H, W), in [0, 1] but for arch linear (the decoder's output as is)."""
+        self.check_labels(y, len(z))
         out = self.decoder(z)
         return out if self.linear_output else torch.sigmoid(out)
 
@@ -123,11 +125,14 @@ class AE(GenerativeModel):
         clean = {f"clean_{k}": v for k, v in self.recon_terms(x, x).items() if k != "loss"}
         return {**self.recon_terms(noisy, x), **clean}
 
-    def latent(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encode(x)
+    @torch.no_grad()
+    def latent(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        self.check_labels(y, len(x))
+        return self.encoder(x)
 
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decode(self.latent(x, y))
 
     @torch.no_grad()
     def fit_end(self, x_train: torch.Tensor) -> None:
@@ -144,27 +149,16 @@ class AE(GenerativeModel):
         self.latent_mean.copy_(codes.mean(0))
         self.latent_chol.copy_(chol)
 
-    def sample(self, n: int, y: torch.Tensor | int | None = None, prior: str = "fitted",
-               generator: torch.Generator | None = None) -> torch.Tensor:
+    @torch.no_grad()
+    def sample(self, n: int, y: torch.Tensor | int | None = None, generator: torch.Generator | None = None,
+               prior: str = "fitted") -> torch.Tensor:
         """Decode latent draws: ``fitted`` Gaussian of the training codes, ``standard`` N(0, I), or ``uniform`` U[0, 1)."""
         self.check_labels(y, n)
-        if prior not in PRIORS:
-            raise ValueError(f"prior must be one of {', '.join(PRIORS)}, got {prior!r}")
+        if prior not in self.PRIORS:
+            raise ValueError(f"prior must be one of {', '.join(self.PRIORS)}, got {prior!r}")
         if prior == "uniform":
             return self.decode(torch.rand(n, self.latent_dim, generator=generator, device=self.device))
         eps = torch.randn(n, self.latent_dim, generator=generator, device=self.device)
         if prior == "standard":
             return self.decode(eps)
         return self.decode(self.latent_mean + eps @ self.latent_chol.T)
-
-    @torch.no_grad()
-    def epoch_end(self, run_dir: str, epoch: int) -> None:
-        """Beside samples.png (fitted Gaussian), the notes' experiment: decode draws from the raw N(0, I) prior."""
-        from pathlib import Path
-
-        from latentlab.viz.plots import save_grid
-        was_training = self.training
-        self.eval()
-        gen = torch.Generator(device=self.device).manual_seed(0)  # never touches the training RNG
-        save_grid(self.sample(64, prior="standard", generator=gen), Path(run_dir) / "samples_standard_prior.png")
-        self.train(was_training)

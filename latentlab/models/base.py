@@ -6,6 +6,18 @@ returns the named loss terms for one group on one batch (``loss``). The loop
 minimises ``terms["loss"]`` for that group with the other parameters frozen and
 logs every other term. A VAE has one group; a GAN has a discriminator and a
 generator group and a schedule such as ``["discriminator"] * k + ["generator"]``.
+
+What a model can do beyond training is said by the interfaces it inherits, and
+asked with ``isinstance`` (never by flags or ``hasattr``):
+
+    Sampler             sample(n, y=None, generator=None) -> (n, C, H, W) in [0, 1]
+    ConditionalSampler  a Sampler that needs labels y (n,) in 0..num_classes-1
+    Encoder             latent(x, y=None) -> (B, D) codes; reconstruct(x, y=None) -> images
+    ConditionalEncoder  an Encoder that needs the labels of the images
+    LikelihoodModel     posterior(x, y=None) -> (mu, logvar); log_px_given_z(x, z, y=None) -> (S, B)
+    LatentGenerator     a generator of images from codes: noise(n, y=None, generator=None), generate(codes)
+
+Everything a user is handed (samples, codes, reconstructions) is computed without autograd.
 """
 from __future__ import annotations
 
@@ -20,12 +32,10 @@ from latentlab.errors import LatentlabError
 class GenerativeModel(nn.Module):
     name: ClassVar[str] = ""  # registry name, e.g. "vae"
     Config: ClassVar[type]  # the model's flat dataclass of settings
-    can_sample: ClassVar[bool] = False  # sample(n) draws new images
-    can_encode: ClassVar[bool] = False  # encode(x) / decode(z) / reconstruct(x)
-    conditional: ClassVar[bool] = False  # sample(n, y=...) takes labels
-    adam_betas: ClassVar[tuple[float, float]] = (0.9, 0.999)  # GANs use DCGAN's (0.5, 0.999)
+    # This model's defaults for TrainConfig fields (e.g. GANs: lr 2e-4, Adam betas (0.5, 0.999)): the one
+    # place a per-model training default lives; --help shows it and the API uses it (config.train_defaults).
+    train_defaults: ClassVar[dict] = {}
     eval_hint: ClassVar[str | None] = None  # set when `latentlab eval` cannot serve this model: what to run instead
-    default_lr: ClassVar[float | None] = None  # learning rate when none is given (GANs: 2e-4), else TrainConfig's
 
     def __init__(self, cfg: Any, shape: tuple[int, int, int], num_classes: int | None = None):
         super().__init__()
@@ -57,34 +67,18 @@ class GenerativeModel(nn.Module):
     def fit_end(self, x_train: torch.Tensor) -> None:
         """Called once after training with the training images (e.g. fit a latent Gaussian)."""
 
-    def epoch_end(self, run_dir: str, epoch: int) -> None:
-        """Called after every epoch by rank 0 (e.g. save a sample grid for an animation)."""
-
     # --- what users call ----------------------------------------------------------------
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def sample(self, n: int, y: torch.Tensor | int | None = None) -> torch.Tensor:
-        raise LatentlabError(f"model '{self.name}' cannot sample new images")
-
-    def encode(self, x: torch.Tensor) -> Any:
-        raise LatentlabError(f"model '{self.name}' has no encoder")
-
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        raise LatentlabError(f"model '{self.name}' cannot reconstruct images")
-
-    def latent(self, x: torch.Tensor) -> torch.Tensor:
-        """A deterministic latent code per image (the mean for a VAE), for plots and clustering."""
-        raise LatentlabError(f"model '{self.name}' has no encoder")
-
     def check_labels(self, y: torch.Tensor | int | None, n: int) -> torch.Tensor | None:
         """Validate labels for conditional sampling; returns (n,) long tensor or None."""
         if y is None:
-            if self.conditional:
+            if isinstance(self, (ConditionalSampler, ConditionalEncoder)):
                 raise LatentlabError(f"model '{self.name}' is conditional: give a label (--label 0..{self.num_classes - 1})")
             return None
-        if not self.conditional:
+        if not isinstance(self, (ConditionalSampler, ConditionalEncoder)):
             raise LatentlabError(f"model '{self.name}' is not conditional: drop --label, or train a conditional model")
         y = torch.as_tensor(y, dtype=torch.long, device=self.device)
         if y.dim() == 0:
@@ -92,3 +86,66 @@ class GenerativeModel(nn.Module):
         if y.numel() and (int(y.min()) < 0 or int(y.max()) >= self.num_classes):
             raise LatentlabError(f"label {int(y.max() if y.max() >= self.num_classes else y.min())} is outside the trained classes 0..{self.num_classes - 1}")
         return y
+
+
+# --- capabilities: a model inherits the interfaces it implements ---------------------------
+class Sampler:
+    """Draws new images from the model's prior."""
+
+    def sample(self, n: int, y: torch.Tensor | int | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """(n, C, H, W) in [0, 1]; ``y`` only for a ConditionalSampler; every draw from ``generator``."""
+        raise NotImplementedError
+
+
+class ConditionalSampler(Sampler):
+    """A Sampler whose ``sample(n, y)`` needs labels (an int or (n,) tensor in 0..num_classes-1)."""
+
+    num_classes: int
+
+
+class Encoder:
+    """Maps images to latent codes and back."""
+
+    def latent(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """A deterministic code per image (the posterior mean of a VAE): (B, D)."""
+        raise NotImplementedError
+
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """decode(latent(x)): (B, C, H, W) in [0, 1]."""
+        raise NotImplementedError
+
+
+class ConditionalEncoder(Encoder):
+    """An Encoder that needs the labels of the images (``latent(x, y)``, ``reconstruct(x, y)``)."""
+
+    num_classes: int
+
+
+class LikelihoodModel:
+    """A latent-variable model with a Gaussian posterior: what importance sampling needs
+    (``latentlab.evaluation.likelihood``) and what the IWAE bound is written against."""
+
+    def posterior(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, logvar) of q(z|x), each (B, D)."""
+        raise NotImplementedError
+
+    def log_px_given_z(self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """log p(x|z) summed over pixels for S draws per image: x (B, C, H, W), z (S, B, D) -> (S, B)."""
+        raise NotImplementedError
+
+
+class LatentGenerator(Sampler):
+    """A generator network driven by codes (the GANs): the training pictures use its fixed code batch."""
+
+    fixed_input: torch.Tensor  # (N, in_dim) codes drawn once at construction and saved with the weights
+    grid_cols: int = 8  # the fixed code batch is drawn as a grid this wide
+    critic: bool = False  # True when D outputs scores, not probabilities (WGAN-GP)
+
+    def noise(self, n: int, y: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The generator's input for n images (labels y for conditional models): (n, in_dim)."""
+        raise NotImplementedError
+
+    def generate(self, codes: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] from generator inputs: (B, in_dim) -> (B, C, H, W)."""
+        raise NotImplementedError

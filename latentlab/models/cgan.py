@@ -15,29 +15,22 @@ import torch.nn.functional as F
 
 from latentlab.config import setting
 from latentlab.errors import ConfigError
-from latentlab.models.adversarial import GEN_LOSSES, AdversarialModel, check_gan_config, discriminator_bce, generator_bce, mean_prob, signal_norm
+from latentlab.models.adversarial import AdversarialConfig, AdversarialModel, mean_prob, signal_norm
+from latentlab.models.base import ConditionalSampler
 from latentlab.nn.gan_nets import ARCHS, Discriminator, generator_net
+from latentlab.nn.losses import discriminator_bce, generator_bce
 
 
 @dataclass
-class CGANConfig:
+class CGANConfig(AdversarialConfig):
     arch: str = setting("conv", "network family: conv (the DCGAN design rules) or mlp (Mirza and Osindero's; slower to follow the label)", ARCHS)
-    latent_dim: int = setting(64, "size of the noise vector z ~ N(0, I)")
     hidden: int = setting(256, "units per hidden layer (mlp)")
     layers: int = setting(2, "hidden layers of each network (mlp)")
     channels: int = setting(32, "channels of the discriminator's first conv layer (conv)")
-    gen_loss: str = setting("non-saturating", "generator loss: non-saturating -log D(G(z)) or minimax log(1 - D(G(z)))", GEN_LOSSES)
-    d_steps: int = setting(1, "k: discriminator steps per generator step")
-    smooth: float = setting(0.0, "one-sided label smoothing: the discriminator's target for real images is 1 - smooth")
-
-    def validate(self) -> None:
-        check_gan_config(self)
 
 
-class LabelledGenerator(AdversarialModel):
+class LabelledGenerator(AdversarialModel, ConditionalSampler):
     """Shared by cGAN and AC-GAN: G(z, y) on [z, one_hot(y)], the fixed grid one row per class."""
-
-    conditional = True
 
     def build_generator(self, cfg, shape: tuple[int, int, int], num_classes: int | None) -> None:
         if not num_classes:
@@ -48,11 +41,12 @@ class LabelledGenerator(AdversarialModel):
     def one_hot(self, y: torch.Tensor) -> torch.Tensor:
         return F.one_hot(y, self.num_classes).float()  # (B, K)
 
-    def noise(self, n: int, y: torch.Tensor | None = None) -> torch.Tensor:
+    def noise(self, n: int, y: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
         """[z, one_hot(y)] (n, latent + K); labels drawn uniformly when y is None."""
         if y is None:
-            y = torch.randint(self.num_classes, (n,), device=self.device)
-        return torch.cat([torch.randn(n, self.cfg.latent_dim, device=self.device), self.one_hot(y)], 1)
+            y = torch.randint(self.num_classes, (n,), generator=generator, device=self.device)
+        z = torch.randn(n, self.cfg.latent_dim, generator=generator, device=self.device)
+        return torch.cat([z, self.one_hot(y)], 1)
 
     def fixed_noise(self) -> torch.Tensor:
         """One row per class; the same z in every row, so each column is one 'style'."""

@@ -21,8 +21,9 @@ import torch
 import torch.nn.functional as F
 
 from latentlab.errors import ConfigError, LatentlabError
+from latentlab.models.base import ConditionalEncoder, ConditionalSampler
+from latentlab.models.vae import VAEConfig, VariationalModel
 from latentlab.nn.nets import decoder_net, encoder_net
-from latentlab.models.vae import VAE, VAEConfig
 
 
 @dataclass
@@ -30,11 +31,12 @@ class CVAEConfig(VAEConfig):
     pass
 
 
-class CVAE(VAE):
+class CVAE(VariationalModel, ConditionalSampler, ConditionalEncoder):
+    """Every method that touches the networks needs the labels: ``posterior(x, y)``, ``latent(x, y)``,
+    ``reconstruct(x, y)``, ``decode(z, y)``, ``sample(n, y)``."""
+
     name = "cvae"
     Config = CVAEConfig
-    conditional = True
-    can_encode = False  # encoding needs the label too: use posterior(x, y) / latent(x, y) / reconstruct(x, y)
 
     def build_nets(self, cfg: CVAEConfig, shape: tuple[int, int, int]) -> None:
         if not self.num_classes:
@@ -53,42 +55,17 @@ class CVAE(VAE):
     def onehot(self, y: torch.Tensor) -> torch.Tensor:
         return F.one_hot(y.long(), self.num_classes).float()  # (B, K)
 
-    def encoder_input(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        b, (c, h, w) = len(x), self.shape
-        oh = self.onehot(y)  # (B, K)
-        if self.cfg.arch == "mlp":
-            return torch.cat([x.flatten(1), oh], 1).view(b, 1, 1, -1)  # (B, 1, 1, C*H*W + K)
-        return torch.cat([x, oh[:, :, None, None].expand(b, -1, h, w)], 1)  # (B, C + K, H, W)
-
     def need_labels(self, y: torch.Tensor | None) -> torch.Tensor:
         if y is None:
             raise LatentlabError("a cvae needs the labels of its images: pass y (the run's data must be labelled)")
         return y
 
-    # --- the maths ------------------------------------------------------------------------
-    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encoder(self.encoder_input(x, self.need_labels(y))).chunk(2, dim=1)  # (B, latent) each
-        return mu, logvar
+    def encoder_input(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        b, (c, h, w) = len(x), self.shape
+        oh = self.onehot(self.need_labels(y))  # (B, K)
+        if self.cfg.arch == "mlp":
+            return torch.cat([x.flatten(1), oh], 1).view(b, 1, 1, -1)  # (B, 1, 1, C*H*W + K)
+        return torch.cat([x, oh[:, :, None, None].expand(b, -1, h, w)], 1)  # (B, C + K, H, W)
 
-    def posterior(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.encode(x, y)
-
-    def decoder_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.decoder(torch.cat([z, self.onehot(self.need_labels(y))], 1))  # (B, C, H, W)
-
-    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Mean image of p(x|z, y): (B, C, H, W) in [0, 1]."""
-        y = self.check_labels(y, len(z))
-        return torch.sigmoid(self.decoder_logits(z, y))
-
-    # --- what users call ------------------------------------------------------------------
-    def latent(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.encode(x, y)[0]
-
-    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.sigmoid(self.decoder_logits(self.encode(x, y)[0], y))
-
-    def sample(self, n: int, y: torch.Tensor | int | None = None) -> torch.Tensor:
-        y = self.check_labels(y, n)
-        z = torch.randn(n, self.cfg.latent_dim, device=self.device)  # prior N(0, I)
-        return torch.sigmoid(self.decoder_logits(z, y))
+    def decoder_input(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return torch.cat([z, self.onehot(self.need_labels(y))], 1)  # (B, latent + K)

@@ -5,6 +5,9 @@ discriminator   D(x) = sigmoid(logit(x)): LeakyReLU MLP -> (B, 1) logit
 losses          see latentlab.models.adversarial: D minimises the BCE of real vs fake; G minimises
                 log(1 - D(G(z))) (minimax, eq. 1) or -log D(G(z)) (non-saturating, the paper's and the
                 lecture notes' fix for the vanishing gradient when D rejects the early fakes)
+
+``UnconditionalGAN`` holds these losses for any pair of networks: ``gan`` (MLPs) and ``dcgan``
+(convolutions) differ only in the networks they build.
 """
 from __future__ import annotations
 
@@ -13,37 +16,19 @@ from dataclasses import dataclass
 import torch
 
 from latentlab.config import setting
-from latentlab.models.adversarial import GEN_LOSSES, AdversarialModel, check_gan_config, discriminator_bce, generator_bce, mean_prob, signal_norm
+from latentlab.models.adversarial import AdversarialConfig, AdversarialModel, mean_prob, signal_norm
 from latentlab.nn.gan_nets import Discriminator, MLPGenerator
+from latentlab.nn.losses import discriminator_bce, generator_bce
 
 
 @dataclass
-class GANConfig:
-    latent_dim: int = setting(64, "size of the noise vector z ~ N(0, I)")
+class GANConfig(AdversarialConfig):
     hidden: int = setting(256, "units per hidden layer of the generator and discriminator")
     layers: int = setting(2, "hidden layers of each network")
-    gen_loss: str = setting("non-saturating", "generator loss: non-saturating -log D(G(z)) or minimax log(1 - D(G(z)))", GEN_LOSSES)
-    d_steps: int = setting(1, "k: discriminator steps per generator step")
-    smooth: float = setting(0.0, "one-sided label smoothing: the discriminator's target for real images is 1 - smooth")
-
-    def validate(self) -> None:
-        check_gan_config(self)
 
 
-class GAN(AdversarialModel):
-    """GAN with MLP networks, minimax or non-saturating generator loss (Goodfellow et al. 2014)."""
-
-    name = "gan"
-    Config = GANConfig
-
-    def __init__(self, cfg: GANConfig, shape: tuple[int, int, int], num_classes: int | None = None):
-        super().__init__(cfg, shape, num_classes)
-        self.generator = MLPGenerator(cfg.latent_dim, shape, cfg.hidden, cfg.layers)  # (B, latent) -> (B, C, H, W)
-        self.discriminator = Discriminator("mlp", shape, {"adv": 1}, hidden=cfg.hidden, layers=cfg.layers)  # -> (B, 1)
-        self.init_fixed_noise()
-
-    def noise(self, n: int, y: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.randn(n, self.cfg.latent_dim, device=self.device)  # (n, latent)
+class UnconditionalGAN(AdversarialModel):
+    """G(z) against D(x) with the BCE losses; subclasses build the two networks."""
 
     def discriminator_loss(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         fake = self.generator(self.noise(len(x))).detach()  # (B, C, H, W); G is frozen in this step
@@ -57,3 +42,16 @@ class GAN(AdversarialModel):
         logit = self.discriminator(fake)["adv"]  # D is frozen in this step
         loss = generator_bce(logit, self.cfg.gen_loss)
         return {"loss": loss, "d_fake": mean_prob(logit), "grad_norm": signal_norm(loss, fake)}
+
+
+class GAN(UnconditionalGAN):
+    """GAN with MLP networks, minimax or non-saturating generator loss (Goodfellow et al. 2014)."""
+
+    name = "gan"
+    Config = GANConfig
+
+    def __init__(self, cfg: GANConfig, shape: tuple[int, int, int], num_classes: int | None = None):
+        super().__init__(cfg, shape, num_classes)
+        self.generator = MLPGenerator(cfg.latent_dim, shape, cfg.hidden, cfg.layers)  # (B, latent) -> (B, C, H, W)
+        self.discriminator = Discriminator("mlp", shape, {"adv": 1}, hidden=cfg.hidden, layers=cfg.layers)  # -> (B, 1)
+        self.init_fixed_noise()

@@ -9,28 +9,28 @@ mutual information bound (eq. 5-6 of the paper), as a loss to minimise:
     L_I = CE(Q_cat(G(z, c)), c_cat) + cont_weight * 1/2 sum_j (c_cont_j - mu_j)^2   (-log Q up to constants)
     discriminator   BCE of real vs fake + info_weight * L_I  (the body and the Q head learn to recover c)
     generator       its adversarial loss + info_weight * L_I (G learns to make c recoverable)
-Pictures: ``code_c<j>.png`` has one row per category and c_cont_j from -2 to 2 along each row, the
-other codes and z fixed per row: on MNIST c_cat tends to pick the digit and c_cont the slant or width.
+Pictures: ``code_traversals()`` gives "code_c<j>" (one row per category and c_cont_j from -2 to 2
+along each row, the other codes and z fixed per row; the training pictures save them as
+``code_c<j>.png``): on MNIST c_cat tends to pick the digit and c_cont the slant or width.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from latentlab.config import setting
 from latentlab.errors import ConfigError
-from latentlab.models.adversarial import GEN_LOSSES, AdversarialModel, check_gan_config, discriminator_bce, generator_bce, mean_prob, signal_norm
+from latentlab.models.adversarial import AdversarialConfig, AdversarialModel, mean_prob, signal_norm
 from latentlab.nn.gan_nets import ARCHS, Discriminator, generator_net
-from latentlab.viz.plots import save_grid
+from latentlab.nn.losses import discriminator_bce, generator_bce
 
 
 @dataclass
-class InfoGANConfig:
-    arch: str = setting("conv", "network family: conv (the DCGAN design rules) or mlp", ARCHS)
+class InfoGANConfig(AdversarialConfig):
     latent_dim: int = setting(62, "size of the incompressible noise z ~ N(0, I)")
+    arch: str = setting("conv", "network family: conv (the DCGAN design rules) or mlp", ARCHS)
     n_cat: int = setting(10, "categories of the categorical code c_cat (0 for none)")
     n_cont: int = setting(2, "number of continuous codes c_cont ~ U(-1, 1) (0 for none)")
     info_weight: float = setting(1.0, "lambda: weight of the mutual-information loss L_I")
@@ -38,12 +38,9 @@ class InfoGANConfig:
     hidden: int = setting(256, "units per hidden layer (mlp)")
     layers: int = setting(2, "hidden layers of each network (mlp)")
     channels: int = setting(32, "channels of the discriminator's first conv layer (conv)")
-    gen_loss: str = setting("non-saturating", "generator loss: non-saturating -log D(G(z)) or minimax log(1 - D(G(z)))", GEN_LOSSES)
-    d_steps: int = setting(1, "k: discriminator steps per generator step")
-    smooth: float = setting(0.0, "one-sided label smoothing: the discriminator's target for real images is 1 - smooth")
 
     def validate(self) -> None:
-        check_gan_config(self)
+        super().validate()
         if self.n_cat < 0 or self.n_cont < 0 or self.n_cat == 1:
             raise ConfigError(f"got n_cat={self.n_cat}, n_cont={self.n_cont}: n_cat must be 0 (no categorical code) or at least 2 "
                               "categories, and n_cont at least 0")
@@ -68,19 +65,19 @@ class InfoGAN(AdversarialModel):
                                            layers=cfg.layers, channels=cfg.channels)  # {"adv": (B, 1), "q": (B, n_cat + n_cont)}
         self.init_fixed_noise()
 
-    def codes(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Draw (c_cat (n,) long, c_cont (n, n_cont)) from the code prior."""
-        cat = torch.randint(max(self.cfg.n_cat, 1), (n,), device=self.device)
-        cont = torch.rand(n, self.cfg.n_cont, device=self.device) * 2 - 1
-        return cat, cont
-
-    def noise(self, n: int, y: torch.Tensor | None = None, cat: torch.Tensor | int | None = None,
-              cont: torch.Tensor | None = None, z: torch.Tensor | None = None) -> torch.Tensor:
-        """[z, one_hot(c_cat), c_cont] (n, latent + n_cat + n_cont); codes not given are drawn from the prior."""
-        draw_cat, draw_cont = self.codes(n)
-        cat = draw_cat if cat is None else torch.as_tensor(cat, device=self.device).expand(n)
-        cont = draw_cont if cont is None else torch.as_tensor(cont, dtype=torch.float, device=self.device).expand(n, -1)
-        z = torch.randn(n, self.cfg.latent_dim, device=self.device) if z is None else z
+    def noise(self, n: int, y: torch.Tensor | None = None, generator: torch.Generator | None = None,
+              cat: torch.Tensor | int | None = None, cont: torch.Tensor | None = None,
+              z: torch.Tensor | None = None) -> torch.Tensor:
+        """[z, one_hot(c_cat), c_cont] (n, latent + n_cat + n_cont); the parts not given are drawn from the
+        prior (in this order): c_cat ~ Cat(n_cat) uniform, c_cont ~ U(-1, 1)^n_cont, z ~ N(0, I)."""
+        if cat is None:
+            cat = torch.randint(max(self.cfg.n_cat, 1), (n,), generator=generator, device=self.device)  # (n,)
+        if cont is None:
+            cont = torch.rand(n, self.cfg.n_cont, generator=generator, device=self.device) * 2 - 1  # (n, n_cont)
+        if z is None:
+            z = torch.randn(n, self.cfg.latent_dim, generator=generator, device=self.device)  # (n, latent)
+        cat = torch.as_tensor(cat, device=self.device).expand(n)
+        cont = torch.as_tensor(cont, dtype=torch.float, device=self.device).expand(n, -1)
         parts = [z, F.one_hot(cat, self.cfg.n_cat).float() if self.cfg.n_cat else cont[:, :0], cont]
         return torch.cat(parts, 1)
 
@@ -135,9 +132,12 @@ class InfoGAN(AdversarialModel):
         """The c_1 traversal with one fixed z per row (the frames of training.gif)."""
         return self.traversal_input(0, torch.randn(self.grid_rows, self.cfg.latent_dim))
 
-    def epoch_pictures(self, run_dir: Path) -> None:
+    @torch.no_grad()
+    def code_traversals(self) -> dict[str, torch.Tensor]:
+        """name -> (rows * cols, C, H, W) images, ``grid_cols`` per row: "code_c<j>" varies continuous code j
+        along each row (one row per category, z fixed per row, from ``fixed_input``); with no continuous
+        code, "code_cat" shows the fixed grid. Call it in eval mode (the generator's batch norm)."""
         z = self.split(self.fixed_input)[0][::self.grid_cols]  # (rows, latent): the row's fixed z
-        for j in range(self.cfg.n_cont):
-            save_grid(self.generate(self.traversal_input(j, z)), run_dir / f"code_c{j + 1}.png", nrow=self.grid_cols)
         if not self.cfg.n_cont:
-            save_grid(self.generate(self.fixed_input), run_dir / "code_cat.png", nrow=self.grid_cols)
+            return {"code_cat": self.generate(self.fixed_input)}
+        return {f"code_c{j + 1}": self.generate(self.traversal_input(j, z)) for j in range(self.cfg.n_cont)}

@@ -11,7 +11,8 @@ loss (elbo):     -ELBO_beta = E_q[-log p(x|z)] + beta * KL(q(z|x) || N(0, I)),
 loss (iwae):     -L_k = -E[log (1/k) sum_i w_i],  w_i = p(x|z_i) p(z_i) / q(z_i|x),  z_i ~ q(z|x)
                  (Burda et al., eq. 8; k = 1 is the ELBO with a sampled KL, and L_k rises to log p(x) with k)
                  (with beta != 1 or during the warm-up, log w_i = log p(x|z_i) + beta (log p(z_i) - log q(z_i|x)))
-Terms are summed over pixels / latents and averaged over the batch: nats per image.
+Terms are summed over pixels / latents and averaged over the batch: nats per image. The KL, the
+reparameterization and the importance weights are written once in ``latentlab.nn`` (losses, likelihoods).
 
 beta trades reconstructions against samples: beta < 1 lets q(z|x) stray from the prior, giving
 sharper reconstructions but a latent that the prior covers badly (worse samples); beta > 1 pulls
@@ -20,9 +21,11 @@ beta = 1 makes the loss a bound on -log p(x). ``warmup`` ramps beta linearly fro
 training steps (a step counter kept in the model, so --resume continues the ramp), which keeps
 latent units from collapsing to the prior early in training.
 
-The pieces the whole family shares (the conditional VAE in ``cvae.py`` included) are
-``posterior(x, y)`` and ``log_px_given_z(x, z, y)``: the importance-sampled test likelihood
-(``latentlab.evaluation.likelihood``) and the IWAE objective are written once against them.
+The whole family (the conditional VAE in ``cvae.py`` included) shares ``VariationalModel``: the
+objectives, and the LikelihoodModel pieces ``posterior(x, y)`` and ``log_px_given_z(x, z, y)``
+that the importance-sampled test likelihood (``latentlab.evaluation.likelihood``) and the IWAE
+objective are written once against. ``VAE`` and ``CVAE`` only build their networks and say which
+interfaces they implement (unconditional or conditional sampling and encoding).
 """
 from __future__ import annotations
 
@@ -33,9 +36,9 @@ import torch
 
 from latentlab.config import check_choices, setting
 from latentlab.errors import ConfigError
-from latentlab.evaluation.likelihood import log_bernoulli, log_weight_terms
-from latentlab.models.base import GenerativeModel
-from latentlab.nn.likelihoods import LIKELIHOODS, reconstruction_nll
+from latentlab.models.base import Encoder, GenerativeModel, LikelihoodModel, Sampler
+from latentlab.nn.likelihoods import LIKELIHOODS, log_bernoulli, log_weight_terms, reconstruction_nll
+from latentlab.nn.losses import gaussian_kl, reparameterize
 from latentlab.nn.nets import ACTIVATIONS, decoder_net, encoder_net
 
 ARCHS = ("mlp", "conv")
@@ -74,16 +77,10 @@ class VAEConfig:
             raise ConfigError(f"warmup must be >= 0 steps (0 = off), got {self.warmup}")
 
 
-def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, exp(logvar)) || N(0, I)) per row, summed over latent dimensions: (B,)."""
-    return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
-
-
-class VAE(GenerativeModel):
-    name = "vae"
-    Config = VAEConfig
-    can_sample = True
-    can_encode = True
+class VariationalModel(GenerativeModel, LikelihoodModel):
+    """The VAE family: q(z|x[, y]) from ``encoder``, p(x|z[, y]) from ``decoder``, prior N(0, I).
+    Subclasses build the two networks (``build_nets``) and, for a conditional model, feed the
+    labels to them (``encoder_input``, ``decoder_input``)."""
 
     def __init__(self, cfg: VAEConfig, shape: tuple[int, int, int], num_classes: int | None = None):
         super().__init__(cfg, shape, num_classes)
@@ -92,29 +89,28 @@ class VAE(GenerativeModel):
             self.register_buffer("step", torch.zeros((), dtype=torch.long))  # training steps taken, for the warm-up
 
     def build_nets(self, cfg: VAEConfig, shape: tuple[int, int, int]) -> None:
-        net = dict(hidden=cfg.hidden, layers=cfg.layers, channels=cfg.channels, act=cfg.activation)
-        self.encoder = encoder_net(cfg.arch, shape, 2 * cfg.latent_dim, **net)  # -> (B, 2 * latent): mu, logvar
-        self.decoder = decoder_net(cfg.arch, shape, cfg.latent_dim, **net)  # -> (B, C, H, W) logits
+        raise NotImplementedError
+
+    def encoder_input(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """What the encoder sees of an image (and its label, for a conditional model)."""
+        return x
+
+    def decoder_input(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """What the decoder sees of a code (and its label, for a conditional model)."""
+        return z
 
     # --- the maths ------------------------------------------------------------------------
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encoder(x).chunk(2, dim=1)  # (B, latent) each
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, logvar) of q(z|x[, y]), each (B, latent): the encoder's output, with autograd."""
+        mu, logvar = self.encoder(self.encoder_input(x, y)).chunk(2, dim=1)  # (B, latent) each
         return mu, logvar
 
-    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Mean image of p(x|z) in [0, 1]: (B, C, H, W)."""
-        return torch.sigmoid(self.decoder(z))
-
     def posterior(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mu, logvar) of q(z|x); ``y`` is for the conditional subclass."""
-        return self.encode(x)
+        return self.encode(x, y)
 
     def decoder_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Pixel logits of p(x|z): (B, latent) -> (B, C, H, W)."""
-        return self.decoder(z)
+        """Pixel logits of p(x|z[, y]): (B, latent) -> (B, C, H, W)."""
+        return self.decoder(self.decoder_input(z, y))
 
     def log_px_given_z(self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """log p(x|z) summed over pixels for S draws per image: x (B, C, H, W), z (S, B, D) -> (S, B)."""
@@ -136,7 +132,7 @@ class VAE(GenerativeModel):
             self.step += 1
         beta = self.kl_weight()
         mu, logvar = self.posterior(x, y)
-        kl = kl_to_standard_normal(mu, logvar).mean()
+        kl = gaussian_kl(mu, logvar).mean()
         if self.cfg.objective == "iwae":
             log_px, log_ratio = log_weight_terms(self, x, y, self.cfg.k, (mu, logvar))  # (k, B) each
             log_k = math.log(self.cfg.k)
@@ -145,18 +141,39 @@ class VAE(GenerativeModel):
             rec = -log_px.mean()
             return {"loss": -bound.mean(), "neg_iwae": neg_iwae.detach(), "rec": rec.detach(), "kl": kl.detach(),
                     "neg_elbo": (rec + kl).detach()}
-        z = self.reparameterize(mu, logvar)
+        z = reparameterize(mu, logvar)
         rec = -self.log_px_given_z(x, z.unsqueeze(0), y).mean()
         return {"loss": rec + beta * kl, "rec": rec, "kl": kl, "neg_elbo": rec + kl}
 
-    # --- what users call ------------------------------------------------------------------
-    def latent(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encode(x)[0]
+    # --- what users call (labels only for a conditional model) -----------------------------
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor, y: torch.Tensor | int | None = None) -> torch.Tensor:
+        """Mean image of p(x|z[, y]) in [0, 1]: (B, latent) -> (B, C, H, W)."""
+        return torch.sigmoid(self.decoder_logits(z, self.check_labels(y, len(z))))
 
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x)[0])
+    @torch.no_grad()
+    def latent(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The posterior mean: (B, latent)."""
+        return self.encode(x, self.check_labels(y, len(x)))[0]
 
-    def sample(self, n: int, y: torch.Tensor | int | None = None) -> torch.Tensor:
-        self.check_labels(y, n)
-        z = torch.randn(n, self.cfg.latent_dim, device=self.device)  # prior N(0, I)
-        return self.decode(z)
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        y = self.check_labels(y, len(x))
+        return self.decode(self.encode(x, y)[0], y)
+
+    @torch.no_grad()
+    def sample(self, n: int, y: torch.Tensor | int | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        y = self.check_labels(y, n)
+        z = torch.randn(n, self.cfg.latent_dim, generator=generator, device=self.device)  # prior N(0, I)
+        return self.decode(z, y)
+
+
+class VAE(VariationalModel, Sampler, Encoder):
+    name = "vae"
+    Config = VAEConfig
+
+    def build_nets(self, cfg: VAEConfig, shape: tuple[int, int, int]) -> None:
+        net = dict(hidden=cfg.hidden, layers=cfg.layers, channels=cfg.channels, act=cfg.activation)
+        self.encoder = encoder_net(cfg.arch, shape, 2 * cfg.latent_dim, **net)  # -> (B, 2 * latent): mu, logvar
+        self.decoder = decoder_net(cfg.arch, shape, cfg.latent_dim, **net)  # -> (B, C, H, W) logits

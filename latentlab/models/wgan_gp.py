@@ -20,6 +20,7 @@ from latentlab.config import setting
 from latentlab.errors import ConfigError
 from latentlab.models.adversarial import AdversarialModel, check_gan_config, signal_norm
 from latentlab.nn.gan_nets import ARCHS, Discriminator, generator_net
+from latentlab.nn.losses import gradient_penalty
 
 
 @dataclass
@@ -38,24 +39,12 @@ class WGANGPConfig:
             raise ConfigError(f"gp_weight must be >= 0, got {self.gp_weight}")
 
 
-def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """E[(||grad_x f(x_hat)|| - 1)^2] on random interpolates of real and fake images.
-    Works under no_grad too (validation): the graph is then not kept for a backward pass."""
-    keep_graph = torch.is_grad_enabled()
-    with torch.enable_grad():
-        eps = torch.rand(len(real), 1, 1, 1, device=real.device)  # (B, 1, 1, 1)
-        x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)  # (B, C, H, W)
-        (grad,) = torch.autograd.grad(critic(x_hat)["adv"].sum(), x_hat, create_graph=keep_graph)
-    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
-
-
 class WGANGP(AdversarialModel):
     """WGAN-GP: Wasserstein critic with a gradient penalty, n_critic steps per generator step (Gulrajani et al. 2017)."""
 
     name = "wgan-gp"
     Config = WGANGPConfig
-    adam_betas = (0.0, 0.9)  # Gulrajani et al., Algorithm 1
-    default_lr = 1e-4  # Gulrajani et al., Algorithm 1
+    train_defaults = {"lr": 1e-4, "beta1": 0.0, "beta2": 0.9}  # Gulrajani et al., Algorithm 1
     critic = True
 
     def __init__(self, cfg: WGANGPConfig, shape: tuple[int, int, int], num_classes: int | None = None):
@@ -68,19 +57,20 @@ class WGANGP(AdversarialModel):
     def schedule(self) -> list[str]:
         return ["discriminator"] * self.cfg.n_critic + ["generator"]
 
-    def noise(self, n: int, y: torch.Tensor | None = None) -> torch.Tensor:
-        return torch.randn(n, self.cfg.latent_dim, device=self.device)  # (n, latent)
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        """The critic f(x): (B, C, H, W) -> (B, 1)."""
+        return self.discriminator(x)["adv"]
 
     def discriminator_loss(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         fake = self.generator(self.noise(len(x))).detach()  # G is frozen in this step
-        f_real = self.discriminator(x)["adv"].mean()
-        f_fake = self.discriminator(fake)["adv"].mean()
-        gp = gradient_penalty(self.discriminator, x, fake)
+        f_real = self.score(x).mean()
+        f_fake = self.score(fake).mean()
+        gp = gradient_penalty(self.score, x, fake)
         return {"loss": f_fake - f_real + self.cfg.gp_weight * gp, "wasserstein": (f_real - f_fake).detach(),
                 "gp": gp.detach(), "d_real": f_real.detach(), "d_fake": f_fake.detach()}
 
     def generator_loss(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         fake = self.generator(self.noise(len(x)))
-        f_fake = self.discriminator(fake)["adv"].mean()  # the critic is frozen in this step
+        f_fake = self.score(fake).mean()  # the critic is frozen in this step
         loss = -f_fake
         return {"loss": loss, "d_fake": f_fake.detach(), "grad_norm": signal_norm(loss, fake)}

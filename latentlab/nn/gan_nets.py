@@ -25,7 +25,7 @@ import math
 import torch
 from torch import nn
 
-from latentlab.nn.nets import down_sizes
+from latentlab.nn.nets import down_sizes, up
 
 ARCHS = ("mlp", "conv")
 
@@ -62,18 +62,12 @@ class ConvGenerator(nn.Module):
         _check_conv_size(shape)
         c = shape[0]
         sizes = down_sizes(shape[1], shape[2])  # [(H, W), (H/2, W/2), (H/4, W/4)]
-
-        def up(cin: int, cout: int, small: tuple[int, int], big: tuple[int, int]) -> nn.ConvTranspose2d:
-            # ConvTranspose2d(k=4, s=2, p=1) gives 2h + output_padding: pad odd targets by one.
-            pad = (big[0] - 2 * small[0], big[1] - 2 * small[1])
-            return nn.ConvTranspose2d(cin, cout, 4, 2, 1, output_padding=pad, bias=False)
-
         self.net = nn.Sequential(
             nn.ConvTranspose2d(in_dim, 2 * channels, sizes[2], 1, 0, bias=False),  # (B, 2ch, H/4, W/4)
             nn.BatchNorm2d(2 * channels), nn.ReLU(),
-            up(2 * channels, channels, sizes[2], sizes[1]),  # (B, ch, H/2, W/2)
+            up(2 * channels, channels, sizes[2], sizes[1], bias=False),  # (B, ch, H/2, W/2)
             nn.BatchNorm2d(channels), nn.ReLU(),
-            up(channels, c, sizes[1], sizes[0]),  # (B, C, H, W)
+            up(channels, c, sizes[1], sizes[0], bias=False),  # (B, C, H, W)
             nn.Sigmoid(),
         )
 

@@ -1,16 +1,28 @@
-"""Per-image reconstruction negative log-likelihoods, in nats.
+"""Log-likelihoods, in nats.
 
-Each function takes decoder logits (B, C, H, W) and targets x in [0, 1] and
-returns (B,) values summed over pixels; the caller averages over the batch.
+Reconstruction NLLs (``bernoulli_nll``, ``gaussian_nll``, ``reconstruction_nll``, ``squared_error``)
+take decoder logits (B, C, H, W) and targets x in [0, 1] and return (B,) values summed over
+pixels; the caller averages over the batch.
+
+The importance-sampling pieces (Burda et al. 2015, eq. 8) are written against a
+``LikelihoodModel`` (``posterior(x, y)`` and ``log_px_given_z(x, z, y)``, see
+``latentlab.models.base``): ``log_weight_terms`` draws z ~ q(z|x) and returns log p(x|z)
+and log p(z) - log q(z|x); the VAE's IWAE objective and the test-likelihood estimator
+(``latentlab.evaluation.likelihood``) both use it.
 """
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
+if TYPE_CHECKING:
+    from latentlab.models.base import LikelihoodModel
+
 LIKELIHOODS = ("bernoulli", "gaussian")
+LOG_2PI = math.log(2 * math.pi)
 
 
 def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -35,3 +47,40 @@ def reconstruction_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str, s
 def squared_error(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """sum_i (x_i - sigmoid(logits)_i)^2 per image."""
     return (x - torch.sigmoid(logits)).pow(2).flatten(1).sum(1)
+
+
+# --- importance sampling ------------------------------------------------------------------
+def log_bernoulli(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """log p(x|z) of a Bernoulli decoder for S draws per image: logits (S, B, ...), x (B, ...) -> (S, B).
+
+    sum_i x_i log p_i + (1 - x_i) log(1 - p_i) = sum_i x_i l_i - softplus(l_i) for logits l, p = sigmoid(l)
+    (the negative of ``bernoulli_nll``), computed without copying x S times."""
+    s, b = logits.shape[:2]
+    logits = logits.reshape(s, b, -1)  # (S, B, D)
+    return torch.einsum("sbd,bd->sb", logits, x.reshape(b, -1)) - F.softplus(logits).sum(-1)
+
+
+def log_normal(x: torch.Tensor, mu: torch.Tensor | None = None, logvar: torch.Tensor | None = None) -> torch.Tensor:
+    """log N(x; mu, diag(exp(logvar))) summed over the last dimension (mu = 0, logvar = 0 when not given):
+    -1/2 sum_j [(x_j - mu_j)^2 / exp(logvar_j) + logvar_j + log 2 pi]."""
+    d = x if mu is None else x - mu
+    if logvar is None:
+        return -0.5 * (d.pow(2) + LOG_2PI).sum(-1)
+    return -0.5 * (d.pow(2) * torch.exp(-logvar) + logvar + LOG_2PI).sum(-1)
+
+
+def log_weight_terms(model: LikelihoodModel, x: torch.Tensor, y: torch.Tensor | None, k: int,
+                     q: tuple[torch.Tensor, torch.Tensor] | None = None,
+                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """k draws z ~ q(z|x) per image; returns (log p(x|z), log p(z) - log q(z|x)), each (k, B).
+
+    ``q`` = (mu, logvar) when the posterior of this batch is already known (saves the encoder pass).
+    The draws (from ``generator``, else the global RNG) are reparameterized, z = mu + sigma * eps,
+    so the terms are differentiable (IWAE training uses them); log q(z|x) = log N(eps; 0, I) - sum_j log sigma_j."""
+    mu, logvar = q if q is not None else model.posterior(x, y)  # (B, D) each
+    eps = torch.randn(k, *mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)  # (k, B, D)
+    z = mu + torch.exp(0.5 * logvar) * eps  # (k, B, D)
+    log_q = log_normal(eps) - 0.5 * logvar.sum(-1)  # log N(z; mu, sigma^2), (k, B)
+    log_pz = log_normal(z)  # log N(z; 0, I), (k, B)
+    log_px = model.log_px_given_z(x, z, y)  # (k, B)
+    return log_px, log_pz - log_q

@@ -4,10 +4,14 @@
 maps a vector (B, latent) to pixel logits (B, C, H, W). Two families:
 ``mlp`` (fully connected) and ``conv`` (two stride-2 convolutions down, two
 transposed convolutions up, as in pytorch/examples' DCGAN and most VAE papers).
+
+The pieces the other networks reuse: ``mlp`` (every fully connected stack without batch
+norm, the shower models' included), ``down_sizes`` and ``up`` (the stride-2 geometry).
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -16,8 +20,11 @@ from torch import nn
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU}
 
 
-def mlp(sizes: list[int], act: type[nn.Module] = nn.ReLU) -> nn.Sequential:
-    """Linear layers of the given sizes with an activation between them (none after the last)."""
+def mlp(sizes: list[int], act: Callable[[], nn.Module] = nn.ReLU) -> nn.Sequential:
+    """Linear layers of the given sizes with an activation between them (none after the last).
+
+    ``act`` makes one activation module, e.g. ``nn.Tanh`` or ``lambda: nn.LeakyReLU(0.2)``.
+    Linear layer i is module ``2 * i`` of the Sequential (the keys of saved weights)."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
@@ -33,6 +40,13 @@ def down_sizes(h: int, w: int, steps: int = 2) -> list[tuple[int, int]]:
         h, w = h // 2, w // 2
         sizes.append((h, w))
     return sizes
+
+
+def up(cin: int, cout: int, small: tuple[int, int], big: tuple[int, int], bias: bool = True) -> nn.ConvTranspose2d:
+    """ConvTranspose2d(k=4, s=2, p=1) from (h, w) = ``small`` to ``big``: it gives 2h + output_padding,
+    so an odd target is padded by one (the inverse of ``down_sizes``)."""
+    pad = (big[0] - 2 * small[0], big[1] - 2 * small[1])
+    return nn.ConvTranspose2d(cin, cout, 4, 2, 1, output_padding=pad, bias=bias)
 
 
 class ConvEncoder(nn.Module):
@@ -64,12 +78,6 @@ class ConvDecoder(nn.Module):
         sizes = down_sizes(h, w)  # [(H, W), (H/2, W/2), (H/4, W/4)]
         self.start = (2 * channels, *sizes[-1])
         self.head = nn.Sequential(mlp([latent, hidden, 2 * channels * sizes[-1][0] * sizes[-1][1]]), nn.ReLU())
-
-        def up(cin: int, cout: int, small: tuple[int, int], big: tuple[int, int]) -> nn.ConvTranspose2d:
-            # ConvTranspose2d(k=4, s=2, p=1) gives 2h + output_padding: pad odd targets by one.
-            pad = (big[0] - 2 * small[0], big[1] - 2 * small[1])
-            return nn.ConvTranspose2d(cin, cout, 4, 2, 1, output_padding=pad)
-
         self.features = nn.Sequential(
             up(2 * channels, channels, sizes[2], sizes[1]), nn.ReLU(),  # (B, ch, H/2, W/2)
             up(channels, c, sizes[1], sizes[0]),  # (B, C, H, W) logits

@@ -27,10 +27,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from latentlab.config import TrainConfig, from_dict
+from latentlab.config import TrainConfig, from_dict, train_defaults
 from latentlab.errors import LatentlabError
 from latentlab.models import get_model_class
-from latentlab.models.base import GenerativeModel
+from latentlab.models.base import GenerativeModel, LatentGenerator
 
 CONFIG, WEIGHTS, BEST, STATE, METRICS = "config.json", "model.safetensors", "best.safetensors", "train_state.pt", "metrics.jsonl"
 
@@ -92,6 +92,8 @@ class RunInfo:
 
 
 def read_run(run_dir: str | Path) -> RunInfo:
+    """Parse RUN/config.json. A TrainConfig field the file lacks (it was written before the field existed,
+    e.g. beta1/beta2) takes the model's default, the value such a run was trained with."""
     run_dir = Path(run_dir)
     path = run_dir / CONFIG
     if not path.is_file():
@@ -99,7 +101,8 @@ def read_run(run_dir: str | Path) -> RunInfo:
     try:
         cfg = json.loads(path.read_text())
         cls = get_model_class(cfg["model"])
-        return RunInfo(run_dir, cfg["model"], from_dict(TrainConfig, cfg["train"]), from_dict(cls.Config, cfg["model_config"], "model setting"),
+        train = from_dict(TrainConfig, {**train_defaults(cls), **cfg["train"]})
+        return RunInfo(run_dir, cfg["model"], train, from_dict(cls.Config, cfg["model_config"], "model setting"),
                        tuple(cfg["data"]["shape"]), cfg["data"]["num_classes"], cfg["data"]["classes"])
     except (KeyError, TypeError, json.JSONDecodeError) as e:
         raise LatentlabError(f"{path} is damaged ({type(e).__name__}: {e}); retrain, or restore it from the original run") from e
@@ -117,7 +120,6 @@ def load(run_dir: str | Path, which: str = "last", device: str = "cpu") -> Gener
         raise LatentlabError(f"{path} is missing: the run has no {which} checkpoint yet")
     model = build_model(info)
     model.load_state_dict(load_file(path))
-    model.run_dir = info.dir
     return model.to(device).eval()
 
 
@@ -125,7 +127,7 @@ def load_decoder(run_dir: str | Path, device: str = "cpu") -> torch.nn.Module:
     """Only the decoder (or generator) of a run, read without loading the encoder's weights."""
     info = read_run(run_dir)
     model = build_model(info)
-    part = "decoder" if hasattr(model, "decoder") else "generator"
+    part = "generator" if isinstance(model, LatentGenerator) else "decoder"
     with safe_open(str(info.dir / WEIGHTS), framework="pt") as f:
         state = {k[len(part) + 1:]: f.get_tensor(k) for k in f.keys() if k.startswith(part + ".")}
     module = getattr(model, part)

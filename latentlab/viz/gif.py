@@ -1,8 +1,8 @@
 """An animated GIF of how a generator's samples evolve over training.
 
-Each epoch the model saves one frame, the sample grid of a fixed latent batch, as a
-small PNG in ``RUN/frames/epoch_XXX.png`` (so the animation survives --resume), and
-the GIF is rebuilt from every frame: ``RUN/training.gif``.
+After each epoch a training callback (``latentlab.training.callbacks``) saves one frame,
+the generator's grid of its fixed code batch, as a small PNG in ``RUN/frames/epoch_XXX.png``
+(so the animation survives --resume), and the GIF is rebuilt from every frame: ``RUN/training.gif``.
 """
 from __future__ import annotations
 

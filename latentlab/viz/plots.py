@@ -4,7 +4,11 @@ samples.png          images decoded from the prior (what the model generates)
 reconstructions.png  test inputs (upper rows) above their reconstructions (lower rows)
 losses.png           every loss term per epoch, train solid and validation dashed
 latent.png           test-set latent means coloured by label (first two PCA axes if the latent has > 2 dims)
+dynamics.png         a GAN's game per epoch: losses, discriminator outputs, the generator's gradient signal
 report.html          all of the above (and any other picture in the folder) with the metrics table
+
+Which pictures a model gets follows from the interfaces it implements (``latentlab.models.base``).
+matplotlib is imported on the first figure (``pyplot()``), not with this module.
 """
 from __future__ import annotations
 
@@ -12,16 +16,28 @@ import html
 import json
 import math
 from pathlib import Path
+from typing import Any
 
-import matplotlib
+import numpy as np
+import torch
+from PIL import Image
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
+from latentlab.models.base import ConditionalEncoder, ConditionalSampler, Encoder, Sampler
+from latentlab.training.run_folder import atomic_write
 
-from latentlab.training.run_folder import atomic_write  # noqa: E402
+
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (imported on first use: it is slow to import)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def __getattr__(name: str) -> Any:
+    if name == "plt":  # `from latentlab.viz.plots import plt` of callers written before pyplot()
+        return pyplot()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def grid(images: torch.Tensor, nrow: int | None = None, pad: int = 1) -> np.ndarray:
@@ -48,9 +64,10 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -
     return path
 
 
-def save_figure(fig: plt.Figure, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
+    """Write a matplotlib figure as PNG and close it."""
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
-    plt.close(fig)
+    pyplot().close(fig)
     return path
 
 
@@ -60,7 +77,7 @@ def plot_losses(metrics: list[dict], path: Path) -> Path | None:
         return None
     cols = min(3, len(terms))
     rows = math.ceil(len(terms) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False, layout="constrained")
+    fig, axes = pyplot().subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False, layout="constrained")
     epochs = [r["epoch"] for r in metrics]
     for ax, term in zip(axes.flat, terms):
         for split, style in (("train", "-"), ("val", "--")):
@@ -88,7 +105,7 @@ def plot_latent(codes: np.ndarray, labels: np.ndarray | None, path: Path, classe
         title += f" (PCA of {pca.n_features_in_} dims)"
     elif codes.shape[1] == 1:
         codes = np.concatenate([codes, np.zeros_like(codes)], 1)
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig, ax = pyplot().subplots(figsize=(6, 5))
     if labels is None:
         ax.scatter(codes[:, 0], codes[:, 1], s=3, alpha=0.6)
         title += " (no labels: uncoloured)"
@@ -101,27 +118,65 @@ def plot_latent(codes: np.ndarray, labels: np.ndarray | None, path: Path, classe
     return save_figure(fig, path)
 
 
+def plot_dynamics(metrics: list[dict], path: Path, critic: bool = False) -> Path | None:
+    """A GAN's game per epoch: both losses, mean D(x) and mean D(G(z)) (a critic's scores when ``critic``),
+    and the generator's gradient signal ||d loss_G / d G(z)|| when it was logged."""
+    from matplotlib.ticker import MaxNLocator
+    if not metrics:
+        return None
+    epochs = [r["epoch"] for r in metrics]
+
+    def series(key: str) -> list[float]:
+        return [r.get(key, np.nan) for r in metrics]
+
+    has_signal = any(np.isfinite(series("train_generator/grad_norm")))
+    fig, axes = pyplot().subplots(1, 3 if has_signal else 2, figsize=(13 if has_signal else 9, 3.4), squeeze=False)
+    ax = axes[0, 0]
+    ax.plot(epochs, series("train_discriminator/loss"), marker="o", ms=3, label="critic" if critic else "discriminator")
+    ax.plot(epochs, series("train_generator/loss"), marker="o", ms=3, label="generator")
+    ax.set(title="losses (train)", xlabel="epoch")
+    ax.legend()
+    ax = axes[0, 1]
+    ax.plot(epochs, series("train_discriminator/d_real"), marker="o", ms=3, label="mean D(x)")
+    ax.plot(epochs, series("train_discriminator/d_fake"), marker="o", ms=3, label="mean D(G(z))")
+    if not critic:
+        ax.set_ylim(-0.02, 1.02)
+        ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    ax.set(title="critic scores" if critic else "discriminator outputs (D steps)", xlabel="epoch")
+    ax.legend()
+    if has_signal:
+        ax = axes[0, 2]
+        ax.plot(epochs, series("train_generator/grad_norm"), marker="o", ms=3, color="C2")
+        ax.set(title="||d loss_G / d G(z)|| per image", xlabel="epoch", yscale="log")
+    for ax in axes.flat:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
 @torch.no_grad()
 def make_pictures(model, data, run_dir: str | Path, metrics: list[dict], n: int = 64) -> list[Path]:
-    """Every picture the model can make, then report.html."""
+    """Every picture the model's interfaces allow, then report.html. Samples are drawn from a
+    generator seeded 0, so the pictures of a run are the same however often they are made."""
     run_dir = Path(run_dir)
     model.eval()
     made: list[Path] = []
-    torch.manual_seed(0)
-    if model.can_sample and model.conditional:  # one row per label
+    generator = torch.Generator(device=model.device).manual_seed(0)
+    if isinstance(model, ConditionalSampler):  # one row per label
         per = 10
         y = torch.arange(model.num_classes, device=model.device).repeat_interleave(per)
-        made.append(save_grid(model.sample(len(y), y), run_dir / "samples.png", nrow=per))
-    elif model.can_sample:
-        made.append(save_grid(model.sample(n), run_dir / "samples.png"))
-    # a conditional VAE encodes an image together with its label (posterior(x, y))
-    with_labels = model.conditional and hasattr(model, "posterior") and data.test.y is not None
-    if model.can_encode or with_labels:
-        x, y = data.test.x[:5000].to(model.device), (data.test.y[:5000].to(model.device) if with_labels else None)
-        rec = model.reconstruct(x[:32], y[:32]) if with_labels else model.reconstruct(x[:32])
+        made.append(save_grid(model.sample(len(y), y, generator=generator), run_dir / "samples.png", nrow=per))
+    elif isinstance(model, Sampler):
+        made.append(save_grid(model.sample(n, generator=generator), run_dir / "samples.png"))
+    # a conditional encoder (the CVAE) encodes an image together with its label: it needs a labelled test set
+    with_labels = isinstance(model, ConditionalEncoder)
+    if isinstance(model, Encoder) and (not with_labels or data.test.y is not None):
+        x = data.test.x[:5000].to(model.device)  # (N, C, H, W)
+        y = data.test.y[:5000].to(model.device) if with_labels else None  # (N,)
+        rec = model.reconstruct(x[:32], y[:32] if with_labels else None)
         made.append(save_grid(torch.cat([x[:16], rec[:16], x[16:32], rec[16:]]), run_dir / "reconstructions.png", nrow=16))
-        codes = torch.cat([model.latent(xb, yb) if with_labels else model.latent(xb)
-                           for xb, yb in zip(x.split(1000), (y if with_labels else x).split(1000))]).cpu().numpy()
+        ys = y.split(1000) if with_labels else [None] * len(x.split(1000))
+        codes = torch.cat([model.latent(xb, yb) for xb, yb in zip(x.split(1000), ys)]).cpu().numpy()  # (N, D)
         labels = data.test.y[:5000].numpy() if data.test.y is not None else None
         made.append(plot_latent(codes, labels, run_dir / "latent.png", data.classes))
     loss_plot = plot_losses(metrics, run_dir / "losses.png")
@@ -131,7 +186,7 @@ def make_pictures(model, data, run_dir: str | Path, metrics: list[dict], n: int 
     return made
 
 
-PICTURE_ORDER = ("samples.png", "reconstructions.png", "losses.png", "latent.png")
+PICTURE_ORDER = ("samples.png", "reconstructions.png", "losses.png", "latent.png")  # report.html shows these first
 
 
 def write_report(run_dir: Path, metrics: list[dict] | None = None) -> Path:

@@ -59,7 +59,10 @@ def test_vae_scores_with_the_negative_elbo_reproducibly(runs):
     det = anomaly.Detector(vae, draws=5)
     assert det.kind == "elbo"
     x = data.test.x[:16]
+    state = torch.get_rng_state()
     np.testing.assert_array_equal(det.score(x), det.score(x))  # seeded draws
+    assert torch.equal(torch.get_rng_state(), state)  # drawn from the detector's own generator
+    assert not np.array_equal(anomaly.Detector(vae, draws=5, seed=1).score(x), det.score(x))
     assert (det.score(x) > 0).all()  # nats of binary cross-entropy plus a KL
 
 
@@ -71,6 +74,15 @@ def test_bad_settings_are_errors(runs):
         anomaly.Detector(ae, contamination=0.7)
     with pytest.raises(LatentlabError, match="unknown anomaly score"):
         anomaly.Detector(ae, score="l1")
+
+
+def test_models_without_an_encoder_of_images_alone_cannot_score():
+    from latentlab.models.cvae import CVAE
+    from latentlab.models.gan import GAN
+    with pytest.raises(LatentlabError, match="no encoder"):
+        anomaly.resolve_score(GAN, "auto")
+    with pytest.raises(LatentlabError, match="together with its label"):
+        anomaly.resolve_score(CVAE, "auto")
 
 
 def test_check_classes():

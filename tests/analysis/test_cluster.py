@@ -68,6 +68,16 @@ def ae_run(tmp_path_factory):
     return out
 
 
+def test_latent_codes_need_an_encoder_of_images_alone():
+    from latentlab.models.cvae import CVAE, CVAEConfig
+    from latentlab.models.gan import GAN, GANConfig
+    x = torch.rand(4, 1, 8, 8)
+    with pytest.raises(LatentlabError, match="no encoder"):
+        cluster.latent_codes(GAN(GANConfig(), (1, 8, 8)), x)
+    with pytest.raises(LatentlabError, match="keeps the class in its label"):
+        cluster.latent_codes(CVAE(CVAEConfig(latent_dim=2, hidden=16), (1, 8, 8), num_classes=10), x)
+
+
 def test_latent_codes_are_the_model_latents(ae_run):
     model = latentlab.load(ae_run)
     x = latentlab.load_dataset("digits").test.x[:10]

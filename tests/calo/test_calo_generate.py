@@ -70,10 +70,17 @@ def test_train_generate_and_validate(run, showers, tmp_path):
     assert all((x >= 0).all() for x in gen.layers)
     again = generate(run.dir, 20.0, 25, seed=1)
     assert np.array_equal(gen.voxels(), again.voxels())  # the seed fixes the showers
+    assert not np.array_equal(gen.voxels(), generate(run.dir, 20.0, 25, seed=2).voxels())
+    assert str(run.dir) in gen.meta["generator"] and "calo-vae" in gen.meta["generator"]
     path = generate_to_file(run.dir, tmp_path / "gen.h5", (5.0, 40.0), 30)
     back = read_calogan(path)
     assert len(back) == 30 and back.layers[0].shape == (30, 3, 96)
     model = load_model(run.dir)
+    state = torch.get_rng_state()
+    assert np.array_equal(generate(model, (5.0, 40.0), 20, seed=1).voxels(),
+                          generate(model, (5.0, 40.0), 20, seed=1).voxels())
+    assert torch.equal(torch.get_rng_state(), state)  # every draw comes from the seed, none from the global RNG
+    assert "in memory" in generate(model, 20.0, 2).meta["generator"]
     with pytest.warns(UserWarning, match="outside the range the model was trained on"):
         generate(model, 500.0, 2)
     with pytest.raises(DataError, match="finite and > 0"):
@@ -83,13 +90,24 @@ def test_train_generate_and_validate(run, showers, tmp_path):
 def test_calibration_draws_totals_from_the_fitted_response(run):
     model = load_model(run.dir)
     e = torch.full((400,), 20.0)
-    torch.manual_seed(0)
-    totals = model.generate(e).sum(1) / model.expected_deposit(e)
+    totals = model.generate(e, generator=torch.Generator().manual_seed(0)).sum(1) / model.expected_deposit(e)
     assert totals.mean() == pytest.approx(1.0, abs=0.03)
     expected_spread = (model.cfg.response_stochastic ** 2 / 20 + model.cfg.response_constant ** 2) ** 0.5
     assert totals.std() == pytest.approx(expected_spread, rel=0.25)
     model.cfg.calibrate = False  # the network's own totals
     assert not torch.allclose(model.generate(e[:5]).sum(1) / model.expected_deposit(e[:5]), torch.ones(5), atol=0.03)
+
+
+def test_model_defaults_apply(run):
+    assert run.config.lr == 1e-3 and (run.config.beta1, run.config.beta2) == (0.9, 0.999)  # calo-vae's train_defaults
+
+
+def test_an_image_model_is_refused_cleanly():
+    from latentlab.models.vae import VAE, VAEConfig
+    image_model = VAE(VAEConfig(), (1, 8, 8))
+    for call in (lambda: load_model(image_model), lambda: generate(image_model, 10.0, 2)):
+        with pytest.raises(LatentlabError, match="'vae' model, not a shower model"):
+            call()
 
 
 def test_bad_input(tmp_path, showers):

@@ -1,12 +1,14 @@
-"""calo-wgan: shapes, non-negative cells, the energy term, one step of each group, the run folder."""
+"""calo-wgan: shapes, non-negative cells, the energy term, one step of each group, defaults, the run folder."""
 import pytest
 import torch
 
 import latentlab
 from latentlab.calo import simulate
 from latentlab.calo.data import to_dataset
-from latentlab.errors import ConfigError
 from latentlab.calo.wgan import CaloWGAN, CaloWGANConfig
+from latentlab.config import train_defaults
+from latentlab.errors import ConfigError
+from latentlab.models.base import ConditionalSampler, Encoder, LatentGenerator, LikelihoodModel, Sampler
 
 SMALL = dict(latent_dim=4, hidden=16, layers=1)
 
@@ -27,6 +29,31 @@ def test_shapes_non_negative_and_schedule():
     assert cells.shape == (3, 504) and (cells >= 0).all()
     assert model.critic(v, e).shape == (3, 1)
     assert model.generate(50.0, n=4).shape == (4, 504)
+    assert not cells.requires_grad  # showers are handed out without autograd
+    # a shower model is none of the image interfaces: it is asked for showers at energies, with generate()
+    assert not isinstance(model, (Sampler, ConditionalSampler, Encoder, LikelihoodModel, LatentGenerator))
+
+
+def test_generate_draws_from_the_generator_only():
+    model = small()
+    e = torch.tensor([2.0, 20.0, 80.0])
+    state = torch.get_rng_state()
+    a = model.generate(e, generator=torch.Generator().manual_seed(3))
+    b = model.generate(e, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, b) and torch.equal(torch.get_rng_state(), state)  # the global RNG is untouched
+    assert not torch.equal(a, model.generate(e, generator=torch.Generator().manual_seed(4)))
+
+
+def test_defaults_and_state_dict_keys():
+    cfg = CaloWGANConfig()
+    assert cfg.n_critic == 3 and cfg.energy_weight == 5.0  # the settings that suit a few CPU minutes
+    d = train_defaults(CaloWGAN)
+    assert (d["lr"], d["batch_size"], d["epochs"], d["beta1"], d["beta2"]) == (2e-4, 128, 30, 0.5, 0.9)
+    # Linear / LeakyReLU(0.2) / Linear: the keys saved runs hold
+    keys = [f"{net}.{i}.{p}" for net in ("generator", "discriminator") for i in (0, 2) for p in ("weight", "bias")]
+    model = small()
+    assert list(model.state_dict()) == keys
+    assert isinstance(model.generator[1], torch.nn.LeakyReLU) and model.generator[1].negative_slope == 0.2
 
 
 def test_losses_and_one_step():
@@ -35,7 +62,7 @@ def test_losses_and_one_step():
     c = model.loss(x, y, "critic")
     assert torch.isclose(c["loss"], -c["wasserstein"] + 10 * c["gp"])
     g = model.loss(x, y, "generator")
-    assert torch.isclose(g["loss"], g["adv"] + g["energy"])
+    assert torch.isclose(g["loss"], g["adv"] + 5.0 * g["energy"])
     before = [p.clone() for p in model.generator.parameters()]
     g["loss"].backward()
     with torch.no_grad():
@@ -71,8 +98,8 @@ def test_run_folder_round_trip(tmp_path):
     model = latentlab.load(run.dir)
     assert isinstance(model, CaloWGAN) and model.cfg.e_max == pytest.approx(stats["e_max"])
     assert model.cfg.log_scale == pytest.approx(stats["log_scale"])
-    torch.manual_seed(1)
-    a = model.generate(torch.tensor([5.0, 50.0]))
-    torch.manual_seed(1)
-    b = run.model.generate(torch.tensor([5.0, 50.0]))
+    assert model.cfg.n_critic == 2 and model.cfg.energy_weight == 5.0
+    a = model.generate(torch.tensor([5.0, 50.0]), generator=torch.Generator().manual_seed(1))
+    b = run.model.generate(torch.tensor([5.0, 50.0]), generator=torch.Generator().manual_seed(1))
     assert torch.allclose(a, b)
+    assert (run.config.lr, run.config.beta1, run.config.beta2) == (2e-4, 0.5, 0.9)  # the model's train_defaults

@@ -1,4 +1,4 @@
-"""latentlab calo simulate|train|generate|validate|bench on small files; bad input exits with code 2."""
+"""latentlab calo simulate|train MODEL|generate|validate|bench on small files; bad input exits with code 2."""
 import json
 
 import h5py
@@ -14,8 +14,8 @@ def files(tmp_path_factory):
     root = tmp_path_factory.mktemp("calo_cli")
     assert main(["calo", "simulate", "--n", "150", "--energy-range", "5", "50", "--seed", "1",
                  "--out", str(root / "showers.h5")]) == 0
-    assert main(["calo", "train", "--data", str(root / "showers.h5"), "--model", "calo-wgan", "--epochs", "1",
-                 "--batch-size", "32", "--set", "hidden=16", "--set", "latent_dim=4", "--set", "layers=1",
+    assert main(["calo", "train", "calo-wgan", "--data", str(root / "showers.h5"), "--epochs", "1",
+                 "--batch-size", "32", "--hidden", "16", "--latent-dim", "4", "--layers", "1",
                  "--validate-n", "30", "--test-fraction", "0.2", "--no-figures", "--no-progress", "--out", str(root / "run")]) == 0
     return root
 
@@ -27,6 +27,9 @@ def test_simulate_train_generate_validate(files, capsys):
     assert 0 <= json.loads((files / "run" / "eval_calo.json").read_text())["classifier_auc"] <= 1
     cfg = json.loads((files / "run" / "config.json").read_text())
     assert cfg["model"] == "calo-wgan" and cfg["model_config"]["hidden"] == 16
+    # what was not given takes calo-wgan's own defaults (train_defaults and its Config)
+    assert (cfg["train"]["lr"], cfg["train"]["beta1"], cfg["train"]["beta2"]) == (2e-4, 0.5, 0.9)
+    assert cfg["model_config"]["n_critic"] == 3 and cfg["model_config"]["energy_weight"] == 5.0
     assert cfg["model_config"]["e_min"] >= 5 and cfg["model_config"]["e_max"] <= 50
     out = files / "gen.h5"
     assert main(["calo", "generate", str(files / "run"), "--energy", "20", "--n", "40", "--out", str(out)]) == 0
@@ -58,12 +61,27 @@ def test_bench_prints_the_timing_table(files, capsys, tmp_path):
     assert "generator CPU" in capsys.readouterr().out
 
 
+def test_train_options_per_model(capsys):
+    for name, shown in (("calo-wgan", ["--n-critic", "--gp-weight", "(default: 0.0002)", "(default: 0.5)"]),
+                        ("calo-vae", ["--sigma", "--beta ", "(default: 0.001)"])):
+        with pytest.raises(SystemExit) as e:
+            main(["calo", "train", name, "--help"])
+        assert e.value.code == 0
+        text = capsys.readouterr().out
+        for option in ["--data", "--test-fraction", "--validate-n", "--limit", "--no-figures", "--epochs", "--lr",
+                       "--beta1", "--seed", "--out", "--latent-dim", "--energy-weight", "--calibrate", *shown]:
+            assert option in text, (name, option)
+        for option in ["--dataset", "--data-dir", "--image-size", "--binarize", "--threshold", "--e-min", "--e-max",
+                       "--log-scale", "--n-cells", "--response-slope", "--response-stochastic", "--set"]:
+            assert option not in text, (name, option)
+
+
 def test_bad_input_exits_2(files, tmp_path, capsys):
     broken = tmp_path / "broken.h5"
     with h5py.File(broken, "w") as f:
         f["energy"] = np.ones((3, 1))
         f["layer_0"] = np.ones((3, 3, 96))
-    assert main(["calo", "train", "--data", str(broken), "--no-progress"]) == 2
+    assert main(["calo", "train", "calo-wgan", "--data", str(broken), "--no-progress"]) == 2
     assert "missing dataset(s) 'layer_1', 'layer_2'" in capsys.readouterr().err
     wrong = tmp_path / "wrong.h5"
     with h5py.File(wrong, "w") as f:
@@ -77,6 +95,23 @@ def test_bad_input_exits_2(files, tmp_path, capsys):
         assert main(["calo", "generate", str(files / "run"), *args, "--out", str(tmp_path / "g.h5")]) == 2
     assert main(["calo", "generate", str(tmp_path), "--energy", "10", "--n", "2", "--out", str(tmp_path / "g.h5")]) == 2
     assert main(["calo", "simulate", "--n", "0", "--out", str(tmp_path / "s.h5")]) == 2
-    assert main(["calo", "train", "--data", str(files / "showers.h5"), "--set", "bogus=1"]) == 2
+    assert main(["calo", "train", "calo-vae", "--data", str(files / "showers.h5"), "--epochs", "0"]) == 2
     err = capsys.readouterr().err
-    assert "finite and > 0" in err and "--n" in err and "not a latentlab run folder" in err and "bogus" in err
+    assert "finite and > 0" in err and "--n" in err and "not a latentlab run folder" in err and "epochs" in err
+    for argv in (["calo", "train", "calo-wgan", "--data", str(files / "showers.h5"), "--bogus", "1"],
+                 ["calo", "train", "calo-wgan", "--data", str(files / "showers.h5"), "--e-max", "5"],
+                 ["calo", "train", "wgan-gp", "--data", str(files / "showers.h5")]):
+        with pytest.raises(SystemExit) as e:  # argparse: unknown option, a fitted setting, not a shower model
+            main(argv)
+        assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "--bogus" in err and "--e-max" in err and "invalid choice: 'wgan-gp'" in err
+
+
+def test_generate_from_an_image_run_exits_2(tmp_path, capsys):
+    import latentlab
+    run = latentlab.train("ae", dataset="digits", epochs=1, progress=False, out=str(tmp_path / "ae"))
+    assert main(["calo", "generate", str(run.dir), "--energy", "10", "--n", "2", "--out", str(tmp_path / "g.h5")]) == 2
+    err = capsys.readouterr().err
+    assert "'ae' model, not a shower model" in err and "Traceback" not in err
+    assert not (tmp_path / "g.h5").exists()

@@ -95,3 +95,16 @@ def test_ctrl_c_saves_and_resume_finishes(tmp_path):
     r = cli("train", "vae", "--resume", str(out), "--epochs", str(epochs_done + 1), "--no-progress")
     assert r.returncode == 0, r.stderr
     assert len((out / "metrics.jsonl").read_text().splitlines()) == epochs_done + 1
+
+
+@pytest.mark.parametrize("command", [["train", "wgan-gp"], ["anomaly", "ae"]])
+def test_help_shows_each_models_own_training_defaults(command, capsys):
+    from latentlab.config import train_defaults
+    from latentlab.models import get_model_class
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps the help lines
+    defaults = train_defaults(get_model_class(command[1]))
+    for name in ("lr", "beta1", "beta2"):
+        help = text.rsplit(f"--{name} FLOAT", 1)[1].split("--", 1)[0]  # the option's help (after the usage line)
+        assert f"(default: {defaults[name]})" in help, name

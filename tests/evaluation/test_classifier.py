@@ -5,7 +5,8 @@ import torch
 
 from latentlab.data import Dataset, Split, load_dataset
 from latentlab.errors import LatentlabError
-from latentlab.evaluation.classifier import FEATURES, RECIPE_VERSION, Classifier, evaluator_dir, file_sha256, get_evaluator
+from latentlab.evaluation.classifier import (FEATURES, RECIPE_VERSION, Classifier, evaluator_dir, file_sha256, get_evaluator,
+                                             seeded_classifier)
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +27,18 @@ def test_the_classifier_reads_any_image_shape():
         assert net(x).shape == (5, 10) and net.features(x).shape == (5, FEATURES)
     with pytest.raises(LatentlabError, match="at least 4x4"):
         Classifier((1, 3, 3), 10)
+
+
+def test_the_classifier_starts_from_its_seed_alone():
+    """The evaluator's initial weights come from a seeded generator: the default initialisation
+    torch.manual_seed(seed) would give (so cached evaluators keep their hash), the global RNG untouched."""
+    torch.manual_seed(0)
+    reference = Classifier((1, 8, 8), 10)
+    state = torch.get_rng_state()
+    net = seeded_classifier((1, 8, 8), 10, FEATURES, torch.Generator().manual_seed(0))
+    assert torch.equal(torch.get_rng_state(), state)
+    for (name, a), b in zip(net.state_dict().items(), reference.state_dict().values()):
+        assert torch.equal(a, b), name
 
 
 def test_the_digits_evaluator_is_accurate_and_cached_with_its_hash(digits_evaluator, cache):

@@ -14,11 +14,12 @@ from latentlab.cli.main import main
 from latentlab.errors import LatentlabError
 from latentlab.evaluation.likelihood import check_model, estimate_nll, log_likelihood
 from latentlab.models.ae import AE, AEConfig
+from latentlab.models.base import LikelihoodModel
 
 SMALL = dict(dataset="digits", batch_size=64, latent_dim=4, hidden=32, progress=False)
 
 
-class LinearGaussian(nn.Module):
+class LinearGaussian(nn.Module, LikelihoodModel):
     """p(z) = N(0, I), p(x|z) = N(W z + b, s^2 I): log p(x) = log N(x; b, W W^T + s^2 I) in closed form.
 
     q(z|x) is the exact posterior N(A (x - b), S) with its variance scaled by ``spread``: spread = 1
@@ -120,3 +121,15 @@ def test_gaussian_decoder_gives_a_density():
     with torch.no_grad():
         neg_elbo = float(model.loss(x)["neg_elbo"])
     assert math.isfinite(result.nll) and result.nll < neg_elbo + 0.5  # a log-density of grey levels, in nats
+
+
+def test_the_samples_come_from_a_generator_not_the_global_rng():
+    model = LinearGaussian(spread=4.0)
+    x = torch.randn(20, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    state = torch.get_rng_state()
+    a = estimate_nll(model, x, k=20, seed=3)
+    assert torch.equal(torch.get_rng_state(), state)  # the caller's random stream is left alone
+    torch.manual_seed(99)
+    assert estimate_nll(model, x, k=20, seed=3).nll == a.nll
+    assert estimate_nll(model, x, k=20, generator=torch.Generator().manual_seed(3)).nll == a.nll
+    assert estimate_nll(model, x, k=20, seed=4).nll != a.nll

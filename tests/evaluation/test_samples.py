@@ -10,9 +10,10 @@ import latentlab
 from latentlab.cli.main import main
 from latentlab.data import load_dataset
 from latentlab.errors import LatentlabError
+from latentlab import evaluation
 from latentlab.evaluation import samples
 from latentlab.evaluation.classifier import get_evaluator
-from latentlab.models.base import GenerativeModel
+from latentlab.models.base import ConditionalSampler, GenerativeModel, Sampler
 
 
 @pytest.fixture(scope="session")
@@ -37,24 +38,27 @@ def vae_run(tmp_path_factory):
     return latentlab.train("vae", dataset="digits", epochs=2, batch_size=64, latent_dim=4, hidden=32, progress=False, out=str(out))
 
 
-class Oracle(GenerativeModel):
-    """A stand-in sampler that returns test images: of the requested class when conditional,
-    or one image repeated when collapsed."""
+class Oracle(GenerativeModel, Sampler):
+    """A stand-in sampler that returns test images: one image repeated when collapsed."""
     name = "oracle"
-    can_sample = True
 
-    def __init__(self, split, conditional=False, collapsed=False):
+    def __init__(self, split, collapsed=False):
         super().__init__(None, tuple(split.x.shape[1:]), 10)
         self.split, self.collapsed = split, collapsed
-        self.conditional = conditional
         self.anchor = torch.nn.Parameter(torch.zeros(1))  # gives the model a device
 
-    def sample(self, n, y=None):
+    def sample(self, n, y=None, generator=None):
         if self.collapsed:
             return self.split.x[:1].repeat(n, 1, 1, 1)
         if y is None:
-            return self.split.x[torch.randint(len(self.split), (n,))]
-        return torch.stack([self.split.x[self.split.y == c][torch.randint(int((self.split.y == c).sum()), ())] for c in y.tolist()])
+            return self.split.x[torch.randint(len(self.split), (n,), generator=generator)]
+        pools = [self.split.x[self.split.y == c] for c in y.tolist()]
+        return torch.stack([pool[torch.randint(len(pool), (), generator=generator)] for pool in pools])
+
+
+class ConditionalOracle(Oracle, ConditionalSampler):
+    """The oracle asked for a class: test images of the requested labels."""
+    name = "conditional-oracle"
 
 
 def eval_cli(run_dir, cache, *extra):
@@ -76,11 +80,47 @@ def test_eval_samples_writes_every_metric_and_the_evaluator_hash(vae_run, evalua
     assert "samples_fd" in printed and evaluator.sha256 in printed
 
 
+def test_eval_replaces_each_result_group_whole(vae_run, evaluator, cache):
+    """A fresh group of keys replaces the saved one: no stale key of an earlier request lingers
+    (eval --samples, then eval --samples --label 7, once left the unlabelled samples_* keys)."""
+    path = vae_run.dir / "eval.json"
+    stale = {"samples_label": 7, "samples_label_accuracy": 0.5, "samples_reference": 1, "evaluator_sha256": "old",
+             "test_old_term": 1.0, "test_nll": 91.5, "test_nll_k": 20, "note": "not a plugin's key"}
+    path.write_text(json.dumps(stale))
+    assert eval_cli(vae_run.dir, cache, "--samples", "200") == 0
+    result = json.loads(path.read_text())
+    for key in ("samples_label", "samples_label_accuracy", "test_old_term"):
+        assert key not in result, key
+    assert result["samples_reference"] == len(latentlab.load_dataset("digits").test)
+    assert result["evaluator_sha256"] == evaluator.sha256 and "test_loss" in result
+    # the likelihood plugin did not run: its group stays as saved, and so does a key no plugin owns
+    assert result["test_nll"] == 91.5 and result["test_nll_k"] == 20 and result["note"] == "not a plugin's key"
+
+
+def test_merge_replaces_only_the_groups_that_ran():
+    previous = {"test_loss": 1.0, "test_rec": 0.5, "test_nll": 90.0, "samples_fd": 3.0, "samples_class_kl": 0.1,
+                "evaluator_sha256": "a", "other": 1}
+    merged = evaluation.merge(previous, {"loss": {"test_loss": 2.0}, "samples": {"samples_fd": 4.0, "samples_label": 7}})
+    assert merged == {"test_loss": 2.0, "test_nll": 90.0, "samples_fd": 4.0, "samples_label": 7, "other": 1}
+    assert evaluation.owner("test_nll_stderr") == "likelihood" and evaluation.owner("test_neg_elbo") == "loss"
+    assert evaluation.owner("evaluator_sha256") == "samples" and evaluation.owner("note") is None
+
+
 def test_the_same_seed_gives_the_same_numbers(vae_run, evaluator, cache):
     ctx = SimpleNamespace(model=latentlab.load(vae_run.dir), info=latentlab.read_run(vae_run.dir), data_dir=None, cache={})
     args = argparse.Namespace(samples=150, label=None, samples_seed=3, evaluator_cache=str(cache), batch_size=64)
     first, second = samples.evaluate(args, ctx), samples.evaluate(args, ctx)
     assert first == second
+
+
+def test_draws_come_from_the_seed_alone_and_leave_the_global_rng_alone(digits):
+    model = Oracle(digits.test)
+    state = torch.get_rng_state()
+    first = samples.draw(model, 50, None, seed=4, batch_size=16)
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.manual_seed(123)  # the global RNG plays no part
+    assert torch.equal(samples.draw(model, 50, None, seed=4, batch_size=16), first)
+    assert not torch.equal(samples.draw(model, 50, None, seed=5, batch_size=16), first)
 
 
 def test_test_images_as_samples_score_like_the_data(evaluator, digits):
@@ -100,7 +140,7 @@ def test_a_collapsed_sampler_shows_one_mode(evaluator, digits):
 
 
 def test_a_conditional_sampler_is_scored_on_the_labels_it_was_asked_for(evaluator, digits):
-    model = Oracle(digits.test, conditional=True)
+    model = ConditionalOracle(digits.test)
     labels = samples.sample_labels(model, digits.test, 300, None, seed=0)
     assert torch.bincount(labels, minlength=10).min() >= 25  # the test split's proportions
     images = samples.draw(model, 300, labels, seed=0, batch_size=128)
@@ -109,7 +149,7 @@ def test_a_conditional_sampler_is_scored_on_the_labels_it_was_asked_for(evaluato
 
 
 def test_a_label_needs_a_conditional_model_and_enough_test_images(evaluator, digits):
-    model = Oracle(digits.test, conditional=True)
+    model = ConditionalOracle(digits.test)
     labels = samples.sample_labels(model, digits.test, 200, 3, seed=0)
     assert (labels == 3).all()
     images = samples.draw(model, 200, labels, seed=0)

@@ -41,12 +41,12 @@ def test_class_weight_zero_is_a_plain_gan_loss():
 def test_classifier_learns_in_d_steps():
     model = small()
     groups = model.optimizer_groups()
-    opts = {g: torch.optim.Adam(ps, lr=1e-2, betas=model.adam_betas) for g, ps in groups.items()}
+    opts = {g: torch.optim.Adam(ps, lr=1e-2, betas=(0.5, 0.999)) for g, ps in groups.items()}
     x = torch.rand(10, 1, 8, 8)
     y = torch.arange(10)
     first = model.loss(x, y, "discriminator")["cls"].item()
     for _ in range(15):
-        train_module.step(model, model, opts, groups, "discriminator", x, y, amp=False)
+        train_module.Trainer(model, model, groups, opts).step("discriminator", x, y)
     assert model.loss(x, y, "discriminator")["cls"].item() < first
 
 

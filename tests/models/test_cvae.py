@@ -5,7 +5,9 @@ import torch
 import latentlab
 from latentlab.cli.main import main
 from latentlab.errors import ConfigError, LatentlabError
+from latentlab.models.base import ConditionalEncoder, ConditionalSampler, LikelihoodModel
 from latentlab.models.cvae import CVAE, CVAEConfig
+from latentlab.models.vae import VAE
 
 SMALL = dict(dataset="digits", epochs=1, batch_size=64, latent_dim=4, hidden=32, binarize="dynamic", progress=False)
 
@@ -56,7 +58,8 @@ def test_run_folder_and_sample_command(tmp_path, capsys):
     run = latentlab.train("cvae", out=str(tmp_path / "run"), **SMALL)
     assert (run.dir / "samples.png").exists()  # the report's grid: one row per label
     model = latentlab.load(run.dir)
-    assert model.conditional and model.num_classes == 10
+    assert isinstance(model, ConditionalSampler) and isinstance(model, ConditionalEncoder) and model.num_classes == 10
+    assert isinstance(model, LikelihoodModel) and not isinstance(model, VAE)  # the VAE core, not the unconditional VAE
     torch.manual_seed(0)
     z = torch.randn(4, 4)
     assert torch.allclose(model.decode(z, 6), run.model.decode(z, 6))

@@ -45,7 +45,7 @@ def test_one_generator_step_leaves_d_alone():
     opts = {g: torch.optim.Adam(ps, lr=1e-2) for g, ps in groups.items()}
     d_before = [p.detach().clone() for p in groups["discriminator"]]
     g_before = [p.detach().clone() for p in groups["generator"]]
-    train_module.step(model, model, opts, groups, "generator", torch.rand(8, 1, 8, 8), None, amp=False)
+    train_module.Trainer(model, model, groups, opts).step("generator", torch.rand(8, 1, 8, 8), None)
     assert all(torch.equal(p, q) for p, q in zip(groups["discriminator"], d_before))
     assert any(not torch.equal(p, q) for p, q in zip(groups["generator"], g_before))
 

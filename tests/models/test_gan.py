@@ -8,8 +8,9 @@ from PIL import Image
 import latentlab
 from latentlab.cli.main import main
 from latentlab.errors import ConfigError, LatentlabError
-from latentlab.models.adversarial import generator_bce
+from latentlab.config import train_defaults
 from latentlab.models.gan import GAN, GANConfig
+from latentlab.nn.losses import generator_bce
 
 train_module = importlib.import_module("latentlab.training.loop")
 SMALL = dict(dataset="digits", batch_size=64, progress=False, latent_dim=8, hidden=32, lr=2e-4)
@@ -32,7 +33,8 @@ def test_shapes_and_terms():
     assert model.fixed_input.shape == (64, 8) and "fixed_input" in model.state_dict()
     assert model.schedule() == ["discriminator", "generator"]
     assert small_model(d_steps=3).schedule() == ["discriminator"] * 3 + ["generator"]
-    assert model.adam_betas == (0.5, 0.999)
+    defaults = train_defaults(GAN)
+    assert (defaults["lr"], defaults["beta1"], defaults["beta2"]) == (2e-4, 0.5, 0.999)
 
 
 def test_minimax_saturates_where_non_saturating_does_not():
@@ -65,10 +67,10 @@ def test_one_step_moves_only_its_group(group, other):
     torch.manual_seed(0)
     model = small_model()
     groups = model.optimizer_groups()
-    opts = {g: torch.optim.Adam(ps, lr=1e-2, betas=model.adam_betas) for g, ps in groups.items()}
+    opts = {g: torch.optim.Adam(ps, lr=1e-2, betas=(0.5, 0.999)) for g, ps in groups.items()}
     before = {g: [p.detach().clone() for p in ps] for g, ps in groups.items()}
     x = torch.rand(16, 1, 8, 8)
-    train_module.step(model, model, opts, groups, group, x, None, amp=False)
+    train_module.Trainer(model, model, groups, opts).step(group, x, None)
     assert any(not torch.equal(p, q) for p, q in zip(groups[group], before[group]))
     assert all(torch.equal(p, q) for p, q in zip(groups[other], before[other]))
 

@@ -6,6 +6,7 @@ import torch
 
 import latentlab
 from latentlab.errors import ConfigError, LatentlabError
+from latentlab.models.base import ConditionalSampler, LatentGenerator
 from latentlab.models.infogan import InfoGAN, InfoGANConfig
 
 train_module = importlib.import_module("latentlab.training.loop")
@@ -29,7 +30,7 @@ def test_codes_and_heads(arch):
     assert set(model.discriminator.heads) == {"adv", "q"}
     d = model.loss(torch.rand(7, 1, 8, 8), None, "discriminator")
     assert torch.isclose(d["loss"], d["adv"] + d["info"]) and d["info"] > 0
-    assert not model.conditional
+    assert isinstance(model, LatentGenerator) and not isinstance(model, ConditionalSampler)
     with pytest.raises(LatentlabError, match="not conditional"):
         model.sample(2, 1)
 
@@ -48,7 +49,7 @@ def test_info_loss_trains_both_groups():
     groups = model.optimizer_groups()
     opts = {g: torch.optim.Adam(ps, lr=1e-2) for g, ps in groups.items()}
     q_before = [p.detach().clone() for p in model.discriminator.heads["q"].parameters()]
-    train_module.step(model, model, opts, groups, "discriminator", torch.rand(8, 1, 8, 8), None, amp=False)
+    train_module.Trainer(model, model, groups, opts).step("discriminator", torch.rand(8, 1, 8, 8), None)
     assert any(not torch.equal(p, q) for p, q in zip(model.discriminator.heads["q"].parameters(), q_before))
     # in the generator step the info loss reaches G through the frozen Q head
     model.zero_grad()
@@ -78,3 +79,14 @@ def test_train_writes_code_pictures_and_round_trips(tmp_path):
     _, cat, cont = loaded.split(loaded.fixed_input)
     assert torch.equal(cat, torch.arange(10).repeat_interleave(8))
     assert cont[:8, 0].tolist() == pytest.approx(torch.linspace(-2, 2, 8).tolist()) and cont[:, 1].abs().max() == 0
+
+
+@pytest.mark.parametrize("n_cont", [0, 2])
+def test_code_traversals_are_pictures_without_autograd(n_cont):
+    model = small(n_cat=4, n_cont=n_cont).eval()
+    pictures = model.code_traversals()
+    assert set(pictures) == ({"code_c1", "code_c2"} if n_cont else {"code_cat"})
+    for images in pictures.values():
+        assert images.shape == (4 * model.grid_cols, 1, 8, 8) and not images.requires_grad
+    if n_cont:  # one fixed z per row: the traversal input starts from the fixed grid
+        torch.testing.assert_close(pictures["code_c1"], model.generate(model.fixed_input))

@@ -7,7 +7,9 @@ from torch import nn
 
 import latentlab
 from latentlab.errors import ConfigError
-from latentlab.models.wgan_gp import WGANGP, WGANGPConfig, gradient_penalty
+from latentlab.config import train_defaults
+from latentlab.models.wgan_gp import WGANGP, WGANGPConfig
+from latentlab.nn.losses import gradient_penalty
 
 train_module = importlib.import_module("latentlab.training.loop")
 
@@ -36,7 +38,7 @@ class Linear(nn.Module):
         self.w = w
 
     def forward(self, x):
-        return {"adv": (x.flatten(1) * self.w).sum(1, keepdim=True)}
+        return (x.flatten(1) * self.w).sum(1, keepdim=True)  # (B, 1)
 
 
 def test_gradient_penalty_of_a_linear_critic():
@@ -51,9 +53,9 @@ def test_gradient_penalty_of_a_linear_critic():
 def test_penalty_gradient_reaches_the_critic():
     model = small()
     groups = model.optimizer_groups()
-    opts = {g: torch.optim.Adam(ps, lr=1e-3, betas=model.adam_betas) for g, ps in groups.items()}
+    opts = {g: torch.optim.Adam(ps, lr=1e-3, betas=(0.0, 0.9)) for g, ps in groups.items()}
     g_before = [p.detach().clone() for p in groups["generator"]]
-    train_module.step(model, model, opts, groups, "discriminator", torch.rand(8, 1, 8, 8), None, amp=False)
+    train_module.Trainer(model, model, groups, opts).step("discriminator", torch.rand(8, 1, 8, 8), None)
     assert all(torch.equal(p, q) for p, q in zip(groups["generator"], g_before))
     with torch.no_grad():
         terms = model.evaluate(torch.rand(8, 1, 8, 8), None)
@@ -78,4 +80,7 @@ def test_train_save_load_round_trip(tmp_path, arch="conv"):
     loaded = latentlab.load(run.dir)
     for k, v in run.model.state_dict().items():
         assert torch.equal(v.cpu(), loaded.state_dict()[k]), k
-    assert loaded.adam_betas == (0.0, 0.9)
+    defaults = train_defaults(WGANGP)
+    assert (defaults["lr"], defaults["beta1"], defaults["beta2"]) == (1e-4, 0.0, 0.9)
+    train = latentlab.read_run(run.dir).train
+    assert (train.beta1, train.beta2) == (0.0, 0.9)  # the paper's betas, the run's own defaults

@@ -138,3 +138,55 @@ def test_in_memory_dataset(tmp_path, tiny):
     data = latentlab.load_dataset("digits")
     run = latentlab.train("ae", data=data, out=str(tmp_path / "m"), **{k: v for k, v in tiny.items() if k != "dataset"})
     assert json.loads((run.dir / "config.json").read_text())["train"]["dataset"] == "digits"
+
+
+def test_loop_state_is_saved_as_a_plain_dict_and_read_back():
+    state = train_module.LoopState(epoch=2, batch=3, step=40, best=1.5, bad_epochs=1, sums={"loss": (6.0, 64)}, seen=64)
+    saved = state.to_dict()
+    assert saved == {"epoch": 2, "batch": 3, "step": 40, "best": 1.5, "bad_epochs": 1, "sums": {"loss": (6.0, 64)},
+                     "seen": 64, "world_size": 1}
+    assert train_module.LoopState.from_dict(saved) == state
+    without = {k: v for k, v in saved.items() if k != "world_size"}  # written by one process before world_size was kept
+    assert train_module.LoopState.from_dict(without) == state
+
+
+def test_an_old_train_state_resumes_exactly(tmp_path, tiny, monkeypatch):
+    """train_state.pt of version 0.1: "loop" is the loop's dict of seven keys plus world_size."""
+    tiny.update(epochs=2)
+    full = latentlab.train("vae", out=str(tmp_path / "full"), **tiny)
+    monkeypatch.setattr(train_module, "_StopFlag", StopAfter)
+    with pytest.raises(KeyboardInterrupt):
+        latentlab.train("vae", out=str(tmp_path / "cut"), **tiny)
+    monkeypatch.undo()
+    path = tmp_path / "cut" / "train_state.pt"
+    state = torch.load(path, weights_only=True)
+    new = state["loop"]
+    state["loop"] = {"epoch": new["epoch"], "batch": new["batch"], "step": new["step"], "best": new["best"],
+                     "bad_epochs": new["bad_epochs"], "sums": dict(new["sums"]), "seen": new["seen"], "world_size": 1}
+    torch.save(state, path)
+    resumed = latentlab.train("vae", resume=tmp_path / "cut")
+    assert_same_weights(weights(full.dir), weights(resumed.dir))
+
+
+def test_the_models_training_defaults_apply_unless_given(tmp_path):
+    settings = dict(dataset="digits", epochs=1, batch_size=128, latent_dim=4, hidden=16, progress=False)
+    run = latentlab.train("gan", out=str(tmp_path / "gan"), **settings)
+    assert (run.config.lr, run.config.beta1, run.config.beta2) == (2e-4, 0.5, 0.999)
+    groups = torch.load(run.dir / "train_state.pt", weights_only=True)["optimizers"]["generator"]["param_groups"]
+    assert groups[0]["lr"] == 2e-4 and tuple(groups[0]["betas"]) == (0.5, 0.999)
+    mine = latentlab.train("gan", out=str(tmp_path / "mine"), lr=1e-3, beta1=0.9, **settings)
+    assert (mine.config.lr, mine.config.beta1, mine.config.beta2) == (1e-3, 0.9, 0.999)
+    assert json.loads((mine.dir / "config.json").read_text())["train"]["beta1"] == 0.9
+
+
+def test_one_step_moves_only_its_group():
+    from latentlab.models.gan import GAN, GANConfig
+    torch.manual_seed(0)
+    model = GAN(GANConfig(latent_dim=4, hidden=16), (1, 8, 8))
+    groups = model.optimizer_groups()
+    trainer = train_module.Trainer(model, model, groups, {g: torch.optim.Adam(ps, lr=1e-2) for g, ps in groups.items()})
+    before = {g: [p.detach().clone() for p in ps] for g, ps in groups.items()}
+    terms = trainer.step("generator", torch.rand(8, 1, 8, 8), None)
+    assert isinstance(terms["loss"], float)
+    assert any(not torch.equal(p, q) for p, q in zip(groups["generator"], before["generator"]))
+    assert all(torch.equal(p, q) for p, q in zip(groups["discriminator"], before["discriminator"]))

@@ -1,0 +1,21 @@
+"""What several benchmark scripts share. Not a benchmark: ``run_all.py`` skips it.
+
+The scripts run as ``python bench/NAME.py``, so this folder is first on ``sys.path`` and
+they import it as ``from common import ...``.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent  # bench/
+WORK, RESULTS = ROOT / "_work", ROOT / "results"  # scratch (runs, per-dataset JSON) and the published tables
+
+
+def copy_figure(src: Path, name: str) -> str | None:
+    """Copy a picture of the work folder into bench/results; its name there, or None when absent."""
+    if not src.exists():
+        return None
+    RESULTS.mkdir(exist_ok=True)
+    shutil.copyfile(src, RESULTS / name)
+    return name
