@@ -121,7 +121,7 @@ def write_markdown() -> None:
                          f"AE + k-means stays below the published 82-88% because this AE trained 10 epochs "
                          f"(≈4,200 steps) where DEC pretrains its 500-500-2000-10 AE layer-wise (50,000 iterations per layer) and fine-tunes it for 100,000 iterations.\n")
         figures = [copy_figure(WORK / f"cluster-{name}" / f, f"cluster-{name}-{f}")
-                   for f in ("clusters-spectral.png", "clusters-labels.png")]
+                   for f in ("clusters-spectral-all-k10.png", "clusters-labels-all.png")]
         if any(figures):
             parts.append("Latent means (PCA, first 10,000 images) coloured by spectral cluster and by true label: "
                          + ", ".join(f"[{f}]({f})" for f in figures if f) + "\n")

@@ -36,7 +36,8 @@ _API = {
     "read_run": "latentlab.training.run_folder", "read_metrics": "latentlab.training.run_folder",
     "load_dataset": "latentlab.data", "MODELS": "latentlab.models",
     "LatentlabError": "latentlab.errors", "DataError": "latentlab.errors", "ConfigError": "latentlab.errors",
-    "TrainingDiverged": "latentlab.errors",
+    "TrainingDiverged": "latentlab.errors", "DiskFull": "latentlab.errors", "RunFolderError": "latentlab.errors",
+    "AutoEncoderOD": "latentlab.analysis.estimators", "VAEOD": "latentlab.analysis.estimators",
 }
 __all__ = [*_API, "__version__"]
 

@@ -8,6 +8,7 @@ as ``config.json`` beside the weights. Unknown keys are an error, never ignored.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -34,6 +35,9 @@ class TrainConfig:
     data_dir: str | None = setting(None, "folder holding the dataset's files (else LATENTLAB_DATA, the cache, /usr/share/datasets)")
     image_size: int | None = setting(None, "resize images of a folder dataset to this square size")
     val_fraction: float = setting(0.1, "fraction of the training split held out for validation")
+    labels: int | None = setting(None, "semi-supervised (sgan): keep the labels of only this many training images, balanced over "
+                                       "the classes and chosen by seed; the others train unlabelled (label -1); "
+                                       "validation and test keep theirs (default: every label)")
     binarize: str = setting("none", "none: grey levels in [0,1]; static: threshold once; dynamic: Bernoulli resample every batch", BINARIZE)
     threshold: float = setting(0.5, "threshold for static binarization")
     epochs: int = setting(10, "passes over the training split")
@@ -46,28 +50,57 @@ class TrainConfig:
     weight_decay: float = setting(0.0, "L2 weight decay")
     seed: int = setting(0, "seed for weights, splits, batch order and noise")
     patience: int = setting(0, "early stopping: stop after this many epochs without a better validation loss (0 = off)")
+    log_every: int = setting(50, "steps between two points of the step/ scalars in RUN/tensorboard (0: none)")
+    checkpoint_every: float = setting(10.0, "minutes between mid-epoch checkpoints, so a crash loses at most that much work; "
+                                            "0 = only at epoch end")
     device: str = setting("auto", "auto picks CUDA when present", ("auto", "cpu", "cuda"))
     amp: bool = setting(True, "mixed precision (bfloat16 autocast) on CUDA; no effect on the CPU")
     out: str | None = setting(None, "run folder (default runs/<model>-<dataset>-<timestamp>)")
     progress: bool = setting(True, "show a progress bar")
 
     def validate(self) -> None:
+        """Every number in its natural range, so that no value reaches torch, numpy or scikit-learn to fail there."""
         if self.epochs < 1:
             raise ConfigError(f"epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1, got {self.batch_size}")
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be positive, got {self.lr}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ConfigError(f"lr must be positive and finite, got {self.lr}")
         if not 0 <= self.val_fraction < 1:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.labels is not None and self.labels < 1:
+            raise ConfigError(f"labels must be a positive number of labelled training images (at least one per class), "
+                              f"got {self.labels}; leave it out to keep every label")
+        if self.image_size is not None and self.image_size < 1:
+            raise ConfigError(f"image_size must be a positive number of pixels, got {self.image_size}")
+        if not 0 < self.threshold < 1:
+            raise ConfigError(f"threshold (static binarization) must be strictly between 0 and 1, got {self.threshold}")
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(f"{name} (Adam) must be in [0, 1), got {getattr(self, name)}")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"momentum (SGD) must be in [0, 1), got {self.momentum}")
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise ConfigError(f"weight_decay must be >= 0 and finite (0 = none), got {self.weight_decay}")
+        check_seed(self.seed)
         if self.patience < 0:
             raise ConfigError(f"patience must be >= 0 (0 turns early stopping off), got {self.patience}")
+        if not (math.isfinite(self.checkpoint_every) and self.checkpoint_every >= 0):
+            raise ConfigError(f"checkpoint_every must be minutes >= 0 (0: checkpoints only at epoch end), got {self.checkpoint_every}")
         if self.patience and self.val_fraction == 0:
             raise ConfigError("early stopping (patience > 0) needs a validation split: set val_fraction > 0")
         check_choices(self)
+
+
+SEED_MAX = 2**32 - 1  # seeds reach numpy and scikit-learn (the splits), which take 0 .. 2**32 - 1
+
+
+def check_seed(seed: int, name: str = "seed") -> int:
+    """A seed in [0, 2**32 - 1], the range every random generator latentlab seeds accepts (torch takes
+    more, numpy and scikit-learn do not); otherwise a ConfigError naming ``name`` (e.g. "--seed")."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise ConfigError(f"{name} must be a whole number from 0 to {SEED_MAX} (2**32 - 1), got {seed!r}")
+    return seed
 
 
 def train_defaults(cls: type) -> dict[str, Any]:

@@ -65,3 +65,11 @@ def test_train_defaults_naming_no_trainconfig_field_is_an_error():
 
     with pytest.raises(ConfigError, match="Typo.train_defaults names learning_rate"):
         train_defaults(Typo)
+
+
+def test_checkpoint_every_is_minutes_and_zero_turns_it_off():
+    assert from_dict(TrainConfig, {}).checkpoint_every == 10.0
+    assert from_dict(TrainConfig, {"checkpoint_every": 0}).checkpoint_every == 0.0  # only at epoch end
+    for value in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(ConfigError, match="checkpoint_every must be minutes >= 0"):
+            from_dict(TrainConfig, {"checkpoint_every": value})

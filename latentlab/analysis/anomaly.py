@@ -12,10 +12,14 @@ Scores, one per image:
 
 The one-class protocol (``one_class``): train on one class of the training split,
 score the whole test split (that class normal, the others anomalous), ROC-AUC;
-for every class and several seeds.
+for every class and several seeds. It says each stage as it starts ("training ae on
+class 3 (3), run 4 of 10: seed 0, ...", "scoring 10,000 test images...") to ``log``
+(default stderr), and a line when its results replace those of an earlier request
+in the same folder.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +28,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from latentlab.config import train_defaults
 from latentlab.data import Dataset
 from latentlab.errors import LatentlabError
 from latentlab.models.base import ConditionalEncoder, Encoder, GenerativeModel, LikelihoodModel
+from latentlab.training.run_folder import note
 
 SCORES = ("auto", "mse", "bce", "elbo")
+NORMAL = "normal.json"  # in a run folder trained by the one-class protocol: its dataset and normal class
 
 
 def _class(model: GenerativeModel | type[GenerativeModel]) -> type:
@@ -133,22 +140,27 @@ class Detector:
 
 
 def train_detector(model: str, x_normal: torch.Tensor, work_dir: str | Path, score: str = "auto",
-                   contamination: float = 0.1, draws: int = 10, **settings: Any) -> Detector:
+                   contamination: float = 0.1, draws: int = 10, dataset: str = "normal",
+                   normal_class: int | None = None, **settings: Any) -> Detector:
     """Train ``model`` ("ae", "vae") on the images x_normal (N, C, H, W) and fit a detector on them.
 
     Every image trains except a seeded validation share (``val_fraction``, default 0.1), which also
     stands in as the run's test split for its pictures; the run folder is ``work_dir/run``.
-    ``settings`` are those of ``latentlab.train``.
+    ``settings`` are those of ``latentlab.train``. ``dataset`` (the name or path the images came from)
+    and ``normal_class`` (their class, None for all of them) are recorded in the run folder's config and
+    its ``normal.json``, so that ``latentlab anomaly RUN`` scores that dataset's test split against them.
     """
     from latentlab.data import Dataset, Split
     from latentlab.training.loop import train
+    from latentlab.training.run_folder import write_json
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     n_val = round(settings.get("val_fraction", 0.1) * len(x_normal))
     order = torch.randperm(len(x_normal), generator=torch.Generator().manual_seed(settings.get("seed", 0)))
     val = Split(x_normal[order[:n_val]], None)
-    data = Dataset(name="normal", train=Split(x_normal[order[n_val:]], None), val=val, test=val, classes=None)
+    data = Dataset(name=dataset, train=Split(x_normal[order[n_val:]], None), val=val, test=val, classes=None)
     run = train(model, data=data, out=str(work_dir / "run"), **settings)
+    write_json(run.dir / NORMAL, {"dataset": dataset, "normal_class": normal_class, "images": len(x_normal)})
     return Detector(run.model, score, contamination, draws).fit(x_normal)
 
 
@@ -196,6 +208,12 @@ class OneClassResult:
                 "auc_std": {str(k): float(np.std(v)) for k, v in self.auc.items()}}
 
 
+def recorded_name(dataset: str, data: Dataset) -> str:
+    """The dataset name a detector's run records: ``dataset`` as given (a path stays a path, so that the run's
+    commands load it again), unless the images handed in are another dataset's."""
+    return dataset if data.name in (dataset, Path(dataset).stem) else data.name
+
+
 def check_classes(normal: list[int] | None, classes: list[str] | None) -> list[int]:
     """The normal classes to run (all of them when None); an index outside the classes is an error."""
     if classes is None:
@@ -211,14 +229,18 @@ def check_classes(normal: list[int] | None, classes: list[str] | None) -> list[i
 
 def one_class(model: str = "ae", dataset: str = "digits", out: str | Path = "anomaly", normal: list[int] | None = None,
               seeds: list[int] = (0,), score: str = "auto", contamination: float = 0.1, draws: int = 10,
-              data_dir: str | None = None, data: Dataset | None = None, **settings: Any) -> OneClassResult:
+              data_dir: str | None = None, data: Dataset | None = None, log: Callable[[str], None] | None = note,
+              **settings: Any) -> OneClassResult:
     """Train on each normal class of the training split, score the whole test split, ROC-AUC per class and seed.
 
     Run folders go to ``out/class-K/seed-S``; the per-class table, anomaly.json, roc.png and scores.png to ``out``.
-    ``data``: the dataset already loaded by ``load_images`` (else ``dataset`` is loaded).
+    ``data``: the dataset already loaded by ``load_images`` (else ``dataset`` is loaded). ``log``: where the
+    stage lines go (default stderr; None for none).
     """
     from sklearn.metrics import roc_auc_score
     from latentlab.models import get_model_class
+    from latentlab.training.run_folder import has_checkpoint
+    log = log or (lambda line: None)
     resolve_score(get_model_class(model), score)  # a bad score fails before any training
     data = data if data is not None else load_images(dataset, data_dir, **settings)
     normal = check_classes(normal, data.classes)
@@ -226,13 +248,23 @@ def one_class(model: str = "ae", dataset: str = "digits", out: str | Path = "ano
     out.mkdir(parents=True, exist_ok=True)
     test_y = data.test.y.numpy()
     result = OneClassResult(data.name, score, data.classes, test_y=test_y)
-    for k in normal:
+    taken = [f"class-{k}/seed-{s}" for k in normal for s in seeds if has_checkpoint(out / f"class-{k}" / f"seed-{s}" / "run")]
+    if taken:  # refused before any training, not after the other classes
+        raise LatentlabError(f"{out} already holds the trained runs of an earlier request ({', '.join(taken[:3])}"
+                             f"{', ...' if len(taken) > 3 else ''}): choose another --out, or delete those folders "
+                             "to train them again")
+    epochs = settings.get("epochs", train_defaults(get_model_class(model))["epochs"])
+    name = recorded_name(dataset, data)
+    for n, k in enumerate(normal):
         x_k = data.train.x[data.train.y == k]  # (N_k, C, H, W)
         if not (test_y == k).any() or (test_y == k).all():
             raise LatentlabError(f"the test split needs images of class {k} and of other classes for ROC-AUC")
         for i, s in enumerate(seeds):
-            det = train_detector(model, x_k, out / f"class-{k}" / f"seed-{s}", score, contamination, draws,
-                                 seed=s, **{"progress": False, **settings})
+            log(f"training {model} on class {k} ({data.classes[k]}), run {n * len(seeds) + i + 1} of {len(normal) * len(seeds)}: "
+                f"seed {s}, {len(x_k):,} images, {epochs} epoch{'s' * (epochs != 1)}...")
+            det = train_detector(model, x_k, out / f"class-{k}" / f"seed-{s}", score, contamination, draws, name, k,
+                                 seed=s, **{"progress": False, "data_dir": data_dir, **settings})
+            log(f"scoring {len(data.test):,} test images ({det.kind})...")
             test_scores = det.score(data.test.x)
             auc = float(roc_auc_score(test_y != k, test_scores))  # anomalies are the positives
             result.auc.setdefault(k, []).append(auc)
@@ -240,8 +272,24 @@ def one_class(model: str = "ae", dataset: str = "digits", out: str | Path = "ano
                 result.scores[k], result.thresholds[k] = test_scores, det.threshold_
             result.score = det.kind
             print(f"class {k} ({data.classes[k]}) seed {s}: ROC-AUC {100 * auc:.2f}", flush=True)
+    replacing(out, ("anomaly.md", "anomaly.json", "roc.png", "scores.png"), log)
     write_one_class(result, out)
     return result
+
+
+def replacing(out: Path, files: tuple[str, ...], log: Callable[[str], None]) -> None:
+    """Say which results of an earlier request in ``out`` (its anomaly.json: classes and score) are replaced."""
+    import json
+    there = [name for name in files if (out / name).exists()]
+    if not there:
+        return
+    try:
+        earlier = json.loads((out / "anomaly.json").read_text())
+        was = f" (score {earlier['score']}, " + (f"normal classes {', '.join(earlier['auc'])})" if earlier.get("auc")
+                                                  else "no labels)")
+    except (OSError, ValueError, KeyError, TypeError):
+        was = ""
+    log(f"replacing {', '.join(there)} in {out}, written by an earlier request{was}")
 
 
 def write_one_class(result: OneClassResult, out: Path) -> None:
@@ -291,17 +339,26 @@ def plot_score_histograms(result: OneClassResult, path: Path) -> Path:
 
 def unlabelled(model: str, dataset: str, out: str | Path, score: str = "auto", contamination: float = 0.1,
                draws: int = 10, data_dir: str | None = None, seed: int = 0, data: Dataset | None = None,
-               **settings: Any) -> dict:
-    """No labels: train on all training images, score the test split and flag anomalies; no ROC-AUC."""
+               log: Callable[[str], None] | None = note, **settings: Any) -> dict:
+    """No labels: train on all training images, score the test split and flag anomalies; no ROC-AUC.
+    ``log``: where the stage lines go (default stderr)."""
     from latentlab.viz.plots import plt, save_figure
     from latentlab.models import get_model_class
-    from latentlab.training.run_folder import write_json
+    from latentlab.training.run_folder import has_checkpoint, write_json
+    log = log or (lambda line: None)
     resolve_score(get_model_class(model), score)
     data = data if data is not None else load_images(dataset, data_dir, **settings)
     out = Path(out)
-    det = train_detector(model, data.train.x, out / "train", score, contamination, draws,
-                         seed=seed, **{"progress": False, **settings})
+    if has_checkpoint(out / "train" / "run"):
+        raise LatentlabError(f"{out} already holds the trained run of an earlier request ({out / 'train'}): choose another "
+                             "--out, or delete that folder to train it again")
+    epochs = settings.get("epochs", train_defaults(get_model_class(model))["epochs"])
+    log(f"training {model} on all {len(data.train):,} training images: seed {seed}, {epochs} epoch{'s' * (epochs != 1)}...")
+    det = train_detector(model, data.train.x, out / "train", score, contamination, draws, recorded_name(dataset, data),
+                         None, seed=seed, **{"progress": False, "data_dir": data_dir, **settings})
+    log(f"scoring {len(data.test):,} test images ({det.kind})...")
     s = det.score(data.test.x)
+    replacing(out, ("anomaly.json", "scores.png", "test_scores.npy"), log)
     flags = (s > det.threshold_).astype(int)
     np.save(out / "test_scores.npy", s)
     summary = {"dataset": data.name, "score": det.kind, "threshold": det.threshold_, "test_images": len(s),
@@ -313,3 +370,153 @@ def unlabelled(model: str, dataset: str, out: str | Path, score: str = "auto", c
     ax.set(title=f"test scores ({det.kind}); dashed: threshold", xlabel="score", ylabel="images")
     save_figure(fig, out / "scores.png")
     return summary
+
+
+# --- a trained run: score its test split, show the most and least anomalous images ---------------
+
+@dataclass
+class RunScores:
+    """The anomaly scores of a run's test split, and ROC-AUC when the normal class is known."""
+
+    run: str
+    score: str  # the score used: mse, bce or elbo
+    scores: np.ndarray  # (N,) one per test image, higher = more anomalous
+    labels: np.ndarray | None  # (N,) test labels, None when the data have none
+    classes: list[str] | None
+    normal_class: int | None  # None: every class was normal (or nothing is known)
+    normal_from: str  # where normal_class came from: "--normal-class", "normal.json", "the folder layout", ""
+    auc: float | None = None  # anomalies (label != normal class) are the positives
+
+    def ranked(self) -> np.ndarray:
+        """Test-image indices, most anomalous first (ties: the lower index first)."""
+        return np.argsort(-self.scores, kind="stable")
+
+    def most(self, n: int) -> np.ndarray:
+        return self.ranked()[:n]
+
+    def least(self, n: int) -> np.ndarray:
+        return np.argsort(self.scores, kind="stable")[:n]
+
+    def to_json(self, n: int) -> dict:
+        def rows(idx: np.ndarray) -> list[dict]:
+            return [{"index": int(i), "score": float(self.scores[i]),
+                     "label": None if self.labels is None else int(self.labels[i])} for i in idx]
+        return {"run": self.run, "score": self.score, "test_images": len(self.scores),
+                "normal_class": self.normal_class, "normal_class_from": self.normal_from or None, "auc": self.auc,
+                "score_mean": float(self.scores.mean()), "score_median": float(np.median(self.scores)),
+                "most_anomalous": rows(self.most(n)), "least_anomalous": rows(self.least(n))}
+
+
+def recorded_normal_class(run_dir: str | Path) -> tuple[int | None, str]:
+    """The normal class a run was trained on, when the one-class protocol trained it: from its normal.json,
+    or, for runs written before that file existed, from the protocol's folder layout OUT/class-K/seed-S/run."""
+    import json
+    import re
+    run_dir = Path(run_dir)
+    path = run_dir / NORMAL
+    if path.is_file():
+        try:
+            k = json.loads(path.read_text())["normal_class"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise LatentlabError(f"{path} is damaged ({e}): delete it and give the class with --normal-class K") from e
+        return (None, "") if k is None else (int(k), NORMAL)
+    found = re.fullmatch(r"class-(\d+)", run_dir.resolve().parent.parent.name)
+    if run_dir.name == "run" and found and re.fullmatch(r"seed-\d+", run_dir.resolve().parent.name):
+        return int(found.group(1)), "the folder layout"
+    return None, ""
+
+
+def normal_from_protocol(where: str) -> bool:
+    return where in (NORMAL, "the folder layout")
+
+
+def score_run(run_dir: str | Path, score: str = "auto", draws: int = 10, normal_class: int | None = None,
+              which: str = "last", data_dir: str | None = None, seed: int = 0,
+              log: Callable[[str], None] | None = note) -> tuple[RunScores, Dataset]:
+    """Score the test split of a run's dataset with the run's model (no training); returns the scores and the data.
+
+    The normal class is ``normal_class``, else the one the one-class protocol trained the run on
+    (``recorded_normal_class``); with it and labelled test images, ROC-AUC (the other classes are the
+    anomalies). A run trained on every class has no normal class: its scores rank the test images only."""
+    from sklearn.metrics import roc_auc_score
+    from latentlab.training.run_folder import load, read_run, run_dataset
+    log = log or (lambda line: None)
+    info = read_run(run_dir)
+    model = load(run_dir, which)
+    det = Detector(model, score, draws=draws, seed=seed)  # refuses a model that cannot score images
+    where = "--normal-class"
+    if normal_class is None:
+        normal_class, where = recorded_normal_class(run_dir)
+    if info.train.dataset == "normal" and normal_from_protocol(where):
+        raise LatentlabError(f"{run_dir} was trained by `latentlab anomaly MODEL` before its runs recorded their dataset, "
+                             "so there is no test split to score it on: train it again with that command")
+    data = run_dataset(run_dir, data_dir)
+    test = data.test
+    if not len(test):
+        raise LatentlabError(f"the run's dataset {info.train.dataset!r} has no test split to score")
+    labels = None if test.y is None else test.y.numpy()
+    if normal_class is not None:
+        if labels is None or data.classes is None:
+            raise LatentlabError(f"ROC-AUC against normal class {normal_class} needs labelled test images, and "
+                                 f"{info.train.dataset!r} has none: drop --normal-class to rank the images by score only")
+        if not 0 <= normal_class < len(data.classes):
+            raise LatentlabError(f"class {normal_class} is outside the dataset's classes 0..{len(data.classes) - 1}; "
+                                 "pick a class in that range")
+    log(f"scoring {len(test):,} test images of {info.train.dataset} ({det.kind})...")
+    scores = det.score(test.x)
+    result = RunScores(str(run_dir), det.kind, scores, labels, data.classes, normal_class,
+                       where if normal_class is not None else "")
+    if normal_class is not None:
+        anomalous = labels != normal_class
+        if anomalous.all() or not anomalous.any():
+            raise LatentlabError(f"the test split needs images of class {normal_class} and of other classes for ROC-AUC")
+        result.auc = float(roc_auc_score(anomalous, scores))
+    return result, data
+
+
+def plot_ranked(x: torch.Tensor, result: RunScores, idx: np.ndarray, title: str, path: Path, cols: int = 8) -> Path:
+    """The test images ``idx`` in their order, each titled with its score (and its label; with a normal
+    class, anomalous labels in red and normal ones in green)."""
+    from latentlab.viz.plots import pyplot, save_figure
+    plt = pyplot()
+    rows = max(1, -(-len(idx) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.25 * cols, 1.55 * rows + 0.4), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, idx):
+        image = x[i].float().clamp(0, 1).permute(1, 2, 0).numpy()  # (H, W, C)
+        ax.imshow(image[..., 0] if image.shape[2] == 1 else image, cmap="gray", vmin=0, vmax=1)
+        text, colour = f"{result.scores[i]:.3g}", "black"
+        if result.labels is not None:
+            label = int(result.labels[i])
+            text += f"\n{result.classes[label] if result.classes else label}"
+            if result.normal_class is not None:
+                colour = "tab:green" if label == result.normal_class else "tab:red"
+        ax.set_title(text, fontsize=7, color=colour)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def write_run_scores(result: RunScores, data: Dataset, out: str | Path, n: int = 16) -> list[Path]:
+    """anomaly-most.png, anomaly-least.png (the n most and least anomalous test images with their scores),
+    anomaly-scores.json (AUC, the ranked images) and anomaly-scores.npy (every test image's score) in ``out``."""
+    from latentlab.data.tabular import is_tabular
+    from latentlab.training.run_folder import write_json
+    if n < 1:
+        raise LatentlabError(f"the grids need at least 1 image each, got {n}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    n = min(n, len(result.scores))
+    write_json(out / "anomaly-scores.json", result.to_json(n))
+    np.save(out / "anomaly-scores.npy", result.scores)
+    made = [out / "anomaly-scores.json", out / "anomaly-scores.npy"]
+    if is_tabular(tuple(data.shape)):
+        return made  # rows of features: no image to show
+    what = f"score {result.score}" + ("" if result.normal_class is None else
+                                      f"; normal class {result.normal_class} (green), anomalies red; ROC-AUC {result.auc:.3f}")
+    made.append(plot_ranked(data.test.x, result, result.most(n), f"the {n} most anomalous test images ({what})",
+                            out / "anomaly-most.png"))
+    made.append(plot_ranked(data.test.x, result, result.least(n), f"the {n} least anomalous test images ({what})",
+                            out / "anomaly-least.png"))
+    return made

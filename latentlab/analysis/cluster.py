@@ -9,9 +9,15 @@ Methods: ``kmeans`` (k-means++), ``gmm`` (Gaussian mixture, full covariances) an
 codes, Ng, Jordan and Weiss 2001), which follows curved clusters that k-means cuts.
 Clustering accuracy is the share of points whose cluster, matched one-to-one to a
 label by the Hungarian method, is their label (as in DEC, Xie et al. 2016).
+
+``cluster_run`` says each stage as it starts (``log``, default stderr): spectral clustering of
+70,000 codes takes minutes. Its pictures are named after the request (clusters-METHOD-SPLIT-kK.png),
+so that another request never replaces them; clusters.json and clusters-METHOD.npy hold the last
+request, and a line says when they replace those of another one.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +26,12 @@ import torch
 
 from latentlab.errors import LatentlabError
 from latentlab.models.base import ConditionalEncoder, Encoder
+from latentlab.training.run_folder import note
 
-METHODS = ("kmeans", "gmm", "spectral")
+METHODS = ("kmeans", "gmm", "spectral")  # methods that cluster latent codes (``cluster``)
+RUN_METHODS = METHODS + ("model",)  # ``cluster_run`` also takes "model": the clusters a clustering model learned (vade)
+STAGES = {"kmeans": "k-means", "gmm": "Gaussian mixture", "spectral": "spectral clustering",
+          "model": "the model's own clusters"}  # what the stage lines say
 
 
 @torch.no_grad()
@@ -100,6 +110,7 @@ class Clustering:
     k: int
     labels: np.ndarray  # (N,) cluster index
     scores: dict[str, float] | None  # None without labels
+    picture: Path | None = None  # the latent scatter coloured by cluster
 
 
 def split_images(data, split: str) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -110,12 +121,25 @@ def split_images(data, split: str) -> tuple[torch.Tensor, torch.Tensor | None]:
     return x, y
 
 
+def picture_name(method: str, split: str, k: int, seed: int = 0, neighbors: int = 10, which: str = "last") -> str:
+    """The scatter of one request, named after it: clusters-METHOD-SPLIT-kK.png, with -seedS, -nN (spectral
+    neighbours) and -best when they are not the defaults; clusters-labels-SPLIT[-best].png for the true labels."""
+    best = "-best" if which == "best" else ""
+    if method == "labels":
+        return f"clusters-labels-{split}{best}.png"
+    extra = (f"-seed{seed}" if seed else "") + (f"-n{neighbors}" if method == "spectral" and neighbors != 10 else "")
+    return f"clusters-{method}-{split}-k{k}{extra}{best}.png"
+
+
 def cluster_run(run_dir: str | Path, k: int | None = None, methods: list[str] = ("kmeans",), split: str = "all",
                 seed: int = 0, which: str = "last", data_dir: str | None = None, out: str | Path | None = None,
-                neighbors: int = 10) -> list[Clustering]:
-    """Cluster the latent means of a run's images; writes clusters.json and scatter plots to ``out`` (default the run)."""
+                neighbors: int = 10, log: Callable[[str], None] | None = note) -> list[Clustering]:
+    """Cluster the latent means of a run's images; writes clusters.json, clusters-METHOD.npy and the scatter
+    plots (``picture_name``) to ``out`` (default the run). ``log``: where the stage lines go (default stderr;
+    None for none)."""
     from latentlab.viz.plots import plot_latent
     from latentlab.training.run_folder import load, run_dataset, write_json
+    log = log or (lambda line: None)
     model = load(run_dir, which)
     data = run_dataset(run_dir, data_dir)
     x, y = split_images(data, split)
@@ -124,19 +148,69 @@ def cluster_run(run_dir: str | Path, k: int | None = None, methods: list[str] = 
             raise LatentlabError("the dataset has no labels, so the number of clusters is unknown: give k (--k)")
         k = data.num_classes
     check_k(k, len(x))
+    if "model" in methods:
+        check_model_clusters(model, k)
+    log(f"encoding {len(x):,} images ({split} split) with the {which} checkpoint of {run_dir}...")
     codes = latent_codes(model, x)
     out = Path(out or run_dir)
     out.mkdir(parents=True, exist_ok=True)
+    request = {"run": str(run_dir), "which": which, "split": split, "methods": list(methods), "k": k, "seed": seed,
+               "neighbors": neighbors}
+    replacing(out, request, methods, log)
     results = []
     for method in methods:
-        pred = cluster(codes, k, method, seed, neighbors)
-        results.append(Clustering(method, k, pred, None if y is None else clustering_scores(y.numpy(), pred)))
+        extra = f", a {neighbors}-nearest-neighbour graph" if method == "spectral" else ""
+        log(f"{STAGES[method]} of {len(codes):,} codes into {k} clusters{extra}...")
+        pred = model_clusters(model, x) if method == "model" else cluster(codes, k, method, seed, neighbors)
+        picture = out / picture_name(method, split, k, seed, neighbors, which)
+        results.append(Clustering(method, k, pred, None if y is None else clustering_scores(y.numpy(), pred), picture))
         np.save(out / f"clusters-{method}.npy", pred)
-        plot_latent(codes[:10000], pred[:10000], out / f"clusters-{method}.png", None, title=f"{method} clusters (k={k})")
+        plot_latent(codes[:10000], pred[:10000], replaced(picture, log), None, title=f"{method} clusters (k={k}, {split})")
     if y is not None:
-        plot_latent(codes[:10000], y[:10000].numpy(), out / "clusters-labels.png", data.classes, title="true labels")
+        plot_latent(codes[:10000], y[:10000].numpy(), replaced(out / picture_name("labels", split, k, which=which), log),
+                    data.classes, title=f"true labels ({split})")
     write_json(out / "clusters.json", {
-        "split": split, "points": len(x), "k": k,
+        **request, "points": len(x),
         "note": None if y is not None else "accuracy, NMI and ARI need labels: the dataset has none",
         **{r.method: r.scores for r in results}})
     return results
+
+
+def check_model_clusters(model, k: int) -> None:
+    from latentlab.models.vade import VaDE
+    if not isinstance(model, VaDE):
+        raise LatentlabError(f"--method model uses the clusters a model learned itself (vade); a '{model.name}' run has "
+                             "none: use kmeans, gmm or spectral")
+    if k != model.cfg.clusters:
+        raise LatentlabError(f"this vade run learned {model.cfg.clusters} clusters, not k = {k}: drop --k or give "
+                             f"--k {model.cfg.clusters}")
+
+
+def model_clusters(model, x: torch.Tensor, batch_size: int = 1000) -> np.ndarray:
+    """(N,) the component of a clustering model's mixture prior that each image most likely came from."""
+    return torch.cat([model.cluster(b.to(model.device)).cpu() for b in x.split(batch_size)]).numpy()
+
+
+def replacing(out: Path, request: dict, methods: list[str], log: Callable[[str], None]) -> None:
+    """Say so when clusters.json (and clusters-METHOD.npy) of another request are about to be replaced."""
+    import json
+    path = out / "clusters.json"
+    if not path.exists():
+        return
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, ValueError):
+        earlier = {}
+    changed = {key: earlier.get(key) for key, value in request.items() if earlier.get(key) != value}
+    if changed:
+        files = ", ".join(["clusters.json"] + [f"clusters-{m}.npy" for m in methods if (out / f"clusters-{m}.npy").exists()])
+        was = ", ".join(f"{key} {'?' if value is None else value}" for key, value in changed.items())
+        log(f"replacing {files} in {out}, written for another request ({was}); its pictures are kept")
+
+
+def replaced(picture: Path, log: Callable[[str], None]) -> Path:
+    """``picture``, after saying so if it replaces an earlier file of that name (the same request again, or
+    another run clustered into the same folder)."""
+    if picture.exists():
+        log(f"replacing {picture} (an earlier picture of the same name)")
+    return picture

@@ -176,11 +176,27 @@ def _require(f: h5py.File, path: Path, required: list[str], layout: str, other: 
                         f"the file holds {found or 'no datasets'}. {other}")
 
 
+NUMERIC_KINDS = {"b": "booleans", "i": "integers", "u": "unsigned integers", "f": "floats"}
+DTYPE_KINDS = {"S": "byte strings", "U": "strings", "O": "objects (variable-length data)", "V": "records (a compound type)",
+               "c": "complex numbers", "M": "dates", "m": "time spans"}
+
+
 def _read(f: h5py.File, name: str, limit: int | None) -> np.ndarray:
+    """A dataset as a numeric array, checked before it is read: a dataset of strings, records or any other
+    non-numeric type is a DataError naming it and its dtype (numpy would fail later, on the arithmetic)."""
     ds = f[name]
     if ds.ndim == 0:
         raise DataError(f"{f.filename}: dataset '{name}' is a single number; it needs one row per shower")
-    return ds[()] if limit is None else ds[:limit]
+    kind = ds.dtype.kind
+    if kind not in NUMERIC_KINDS:
+        raise DataError(f"{f.filename}: dataset '{name}' holds {DTYPE_KINDS.get(kind, 'values')} (dtype {ds.dtype}), not "
+                        f"numbers; deposits and energies must be float or integer arrays: write it again with "
+                        f"f.create_dataset('{name}', data=np.asarray(values, dtype='float32'))")
+    try:
+        return ds[()] if limit is None else ds[:limit]
+    except (OSError, TypeError, ValueError) as exc:
+        raise DataError(f"{f.filename}: dataset '{name}' cannot be read ({exc}); the file is damaged or was cut short: "
+                        "write it again") from exc
 
 
 def _atomic_h5(path: str | Path, write: Any) -> Path:

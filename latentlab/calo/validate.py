@@ -8,14 +8,18 @@
     table.csv, table.md       separation power and means per observable
     report.html               all of it on one page
 and returns the ``validation.json`` content: separation power per observable, FPD and KPD
-on the high-level features, and the classifier AUC (see ``metrics``).
+on the high-level features, and the classifier AUC (see ``metrics``). Each stage is a line
+on stderr as it starts (``log``), and a line says when the report replaces an earlier one
+in ``out_dir``.
 """
 from __future__ import annotations
 
 import csv
 import html
 import json
+import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -87,25 +91,36 @@ td,th{{border:1px solid #ccc;padding:3px 8px;text-align:left}} img{{max-width:10
     (out / "report.html").write_text(page)
 
 
+def stderr_line(message: str) -> None:
+    """A stage line for the user (stderr, so that the results on stdout stay clean)."""
+    print(f"latentlab: {message}", file=sys.stderr, flush=True)
+
+
 def validate(reference: Showers, generated: Showers, out_dir: str | Path, *, bins: int = 50, classifier: str = "hgb",
-             max_classifier: int = 20_000, seed: int = 0, figures: bool = True) -> dict[str, Any]:
+             max_classifier: int = 20_000, seed: int = 0, figures: bool = True,
+             log: Callable[[str], None] | None = stderr_line) -> dict[str, Any]:
     """Compare two sets of showers; write figures, tables, validation.json and report.html into ``out_dir``.
 
     ``figures=False`` skips the PNGs (the slow part on a busy machine); the numbers are the same.
+    ``log``: where a line per stage goes (default stderr; None for none).
     """
+    log = log or (lambda line: None)
     draw = figures
     if reference.geometry.layer_shapes != generated.geometry.layer_shapes:
         raise DataError(f"cannot compare showers of different geometries: reference {reference.geometry.describe()}, "
                         f"generated {generated.geometry.describe()}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    replacing(out, log)
     notes = []
     s_inc = metrics.separation_power(reference.energy, generated.energy, bins)
     p_inc = float(ks_2samp(reference.energy, generated.energy).pvalue)
     if p_inc < 1e-3:
         notes.append(f"the incident-energy spectra differ (Kolmogorov-Smirnov p = {p_inc:.2g}); observables that "
                      "depend on energy are then not comparable: generate at the reference's energies")
+    log(f"observables of {len(reference):,} reference and {len(generated):,} generated showers...")
     ref_obs, gen_obs = observables(reference), observables(generated)
+    log("separation powers" + (f" and {len(ref_obs) + 2} figures" if draw else "") + "...")
     rows, figures = _separation_table(ref_obs, gen_obs, out, bins, draw)
     response = {o.name: o for o in ref_obs}["response"].values[:, 0], {o.name: o for o in gen_obs}["response"].values[:, 0]
     if draw:
@@ -114,12 +129,15 @@ def validate(reference: Showers, generated: Showers, out_dir: str | Path, *, bin
                                              out / "response_vs_energy.png").name)
         figures.append(plots.average_images_figure(average_images(reference), average_images(generated),
                                                    out / "average_images.png").name)
+    log("FPD and KPD of the high-level features...")
     f_ref, names = high_level_features(reference)
     f_gen, _ = high_level_features(generated)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # curve_fit's covariance warnings for perfectly flat FPD curves
         fpd_value, fpd_err = metrics.fpd(f_ref, f_gen, seed=seed)
     kpd_value, kpd_err = metrics.kpd(f_ref, f_gen, seed=seed)
+    per_class = min(len(reference), len(generated), max_classifier)
+    log(f"classifier AUC ({classifier}, up to {per_class:,} showers of each kind)...")
     clf = metrics.classifier_auc(reference, generated, model=classifier, max_per_class=max_classifier, seed=seed)
     for n in notes:
         warnings.warn(n, stacklevel=2)
@@ -142,6 +160,19 @@ def validate(reference: Showers, generated: Showers, out_dir: str | Path, *, bin
     _write_tables(rows, out)
     _write_html(result, rows, out)
     return result
+
+
+def replacing(out: Path, log: Callable[[str], None]) -> None:
+    """Say so when ``out`` already holds a validation report (and what it compared): it is replaced."""
+    path = out / "validation.json"
+    if not path.exists():
+        return
+    try:
+        earlier = json.loads(path.read_text())
+        what = f" ({earlier['reference']} against {earlier['generated']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        what = ""
+    log(f"replacing the validation report already in {out}{what}: its figures, tables and report.html")
 
 
 def validate_files(reference: str | Path, generated: str | Path, out_dir: str | Path,

@@ -1,6 +1,9 @@
 """latentlab cluster RUN: cluster the latent means of a trained AE/VAE (see latentlab.analysis.cluster).
 
     latentlab cluster runs/ae-mnist --method kmeans gmm spectral --split all
+
+Each stage is a line on stderr as it starts (encoding, then each method: spectral clustering of 70,000
+codes takes minutes); the results go to stdout.
 """
 from __future__ import annotations
 
@@ -8,13 +11,16 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction, help: str) -> None:
-    from latentlab.analysis.cluster import METHODS
+    from latentlab.analysis.cluster import RUN_METHODS
     p = sub.add_parser("cluster", help=help, description="k-means, Gaussian mixture or spectral clustering of the latent means; clustering "
                                    "accuracy (Hungarian matching), NMI and ARI when the data has labels. Writes "
-                                   "clusters.json, clusters-METHOD.npy and latent scatters coloured by cluster and by label.")
+                                   "clusters.json, clusters-METHOD.npy and latent scatters coloured by cluster and by label, named after the "
+                                   "request (clusters-METHOD-SPLIT-kK.png, clusters-labels-SPLIT.png). Each stage is a "
+                                   "line on stderr as it starts.")
     p.add_argument("run", metavar="RUN", help="run folder of an ae or vae")
     p.add_argument("--k", type=int, default=None, help="number of clusters (default: the number of classes)")
-    p.add_argument("--method", dest="methods", nargs="+", choices=METHODS, default=["kmeans"], help="clustering method(s)")
+    p.add_argument("--method", dest="methods", nargs="+", choices=RUN_METHODS, default=["kmeans"],
+                   help="clustering method(s); model: the clusters a vade run learned itself")
     p.add_argument("--split", choices=("all", "train", "val", "test"), default="all",
                    help="images to cluster; all = train, validation and test together (DEC's protocol)")
     p.add_argument("--neighbors", type=int, default=10, help="neighbours per point of the spectral method's graph")
@@ -40,4 +46,6 @@ def run(args: argparse.Namespace) -> int:
     if results and results[0].scores is None:
         print("accuracy, NMI and ARI need labels: this dataset has none, so only the clusters were written")
     print(f"  {out}/clusters.json")
+    for r in results:
+        print(f"  {r.picture}")
     return 0

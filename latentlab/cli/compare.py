@@ -3,6 +3,7 @@
     latentlab eval runs/vae-mnist --samples 10000
     latentlab eval runs/dcgan-mnist --samples 10000
     latentlab compare runs/vae-mnist runs/dcgan-mnist [--markdown]
+    latentlab compare runs/gan-minimax runs/gan-ns --dynamics [PNG]   GAN runs: the generator's gradient signal
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ COLUMNS = [
     ("N", "samples_n", "d"), ("FD", "samples_fd", ".2f"), ("FD floor", "samples_fd_floor", ".2f"),
     ("precision", "samples_precision", ".3f"), ("recall", "samples_recall", ".3f"),
     ("density", "samples_density", ".3f"), ("coverage", "samples_coverage", ".3f"),
+    ("recognisable", "samples_recognisable", ".3f"),
     ("classes", None, None), ("class KL", "samples_class_kl", ".3f"), ("label acc", "samples_label_accuracy", ".3f"),
     ("evaluator", "evaluator_sha256", None),
 ]
@@ -27,6 +29,9 @@ def register(sub: argparse._SubParsersAction, help: str) -> None:
                                    "wrote to each RUN/eval.json.")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folders")
     p.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    p.add_argument("--dynamics", nargs="?", const="", default=None, metavar="PNG",
+                   help="instead of the table: GAN runs' generator gradient signal and D(G(z)) per epoch in one figure "
+                        "(the vanishing-gradient experiment; default FIRST_RUN/dynamics-compare.png) and the signal per epoch")
     p.set_defaults(func=run)
 
 
@@ -75,15 +80,26 @@ def notes(rows: list[dict]) -> list[str]:
     out = [f"{r['run']}: no sample metrics yet; run `latentlab eval RUN --samples 10000`" for r in rows if "samples_fd" not in r]
     for dataset in sorted({r["dataset"] for r in rows}):
         scored = [r for r in rows if r["dataset"] == dataset and "samples_fd" in r]
+        local = [r["run"] for r in scored if r.get("evaluator") == "local"]
+        if local:
+            out.append(f"{dataset}: {', '.join(local)} scored by an evaluator trained on this machine (evaluator: local): "
+                       "comparable only with results that name the same hash")
         if len({r.get("evaluator_sha256") for r in scored}) > 1:
             out.append(f"{dataset}: runs were scored by different evaluators (see the hashes), so their metrics are "
-                       "not comparable; re-run `latentlab eval RUN --samples N` on each with the same cache")
+                       "not comparable; re-run `latentlab eval RUN --samples N` on each (digits, mnist and fashion-mnist "
+                       "use the shipped evaluator; share a local one with --evaluator-cache DIR)")
         if len({r["samples_n"] for r in scored}) > 1:
             out.append(f"{dataset}: runs were scored on different numbers of samples N; FD shrinks as N grows")
     return out
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.dynamics is not None:
+        from latentlab.analysis.dynamics import compare_dynamics
+        path, text = compare_dynamics(args.runs, Path(args.dynamics or Path(args.runs[0]) / "dynamics-compare.png"))
+        print(text)
+        print(path)
+        return 0
     rows = [read_row(Path(r)) for r in args.runs]
     print(table(rows, args.markdown))
     for line in notes(rows):

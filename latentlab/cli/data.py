@@ -12,7 +12,8 @@ def register(sub: argparse._SubParsersAction, help: str) -> None:
     fetch.add_argument("--data-dir", default=None, help="folder to download into (default ~/.cache/latentlab/NAME)")
     fetch.set_defaults(func=run_fetch)
     info = actions.add_parser("info", help="where a dataset is found, its files, sizes and checksums")
-    info.add_argument("name", help="a named dataset or a path")
+    info.add_argument("name", help="a named dataset, or a path to a .npy/.npz file or an image folder (its splits, shape "
+                                    "and classes as training sees them)")
     info.add_argument("--data-dir", default=None, help="folder holding the dataset's files")
     info.set_defaults(func=run_info)
 

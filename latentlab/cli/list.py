@@ -19,5 +19,6 @@ def run(args: argparse.Namespace) -> int:
     print("datasets:")
     for name in DATASETS:
         print(f"  {name}")
-    print("  PATH       a .npy/.npz array file or a folder of PNG/JPEG images")
+    print("  PATH       a .npy/.npz array file (images, or an (N, D) table of features: ae/vae with --arch mlp)")
+    print("             or a folder of PNG/JPEG images")
     return 0

@@ -3,7 +3,8 @@
 ``func`` on its parser. ``latentlab.cli.options`` turns config dataclasses into options.
 
 Exit codes: 0 done, 1 training diverged or a distributed process was lost,
-2 bad input (message, no traceback), 130 interrupted (a checkpoint was saved).
+2 bad input (message, no traceback), 3 the disk is full (the last complete checkpoint is kept),
+130 interrupted (a checkpoint was saved).
 """
 from __future__ import annotations
 
@@ -20,15 +21,18 @@ COMMANDS = {
     "sample": "draw new images from a trained model",
     "reconstruct": "reconstruct test images",
     "eval": "evaluate a trained model on the test split",
-    "compare": "one table of the sample metrics of several runs",
-    "explore": "pictures of the latent space: map, grid, interpolation, arithmetic",
+    "compare": "one table of the sample metrics of several runs; --dynamics: GAN runs' gradient signal",
+    "score": "score samples from any program (.npy/.npz, PNGs) against a dataset",
+    "explore": "pictures of the latent space: map, grid, interpolation, arithmetic; --serve: in the browser",
     "denoise": "corrupt test images and reconstruct them (denoising autoencoders)",
     "pca": "compare a linear autoencoder with PCA (MSE and principal angles)",
-    "anomaly": "one-class anomaly detection: ROC-AUC per normal class",
+    "anomaly": "one-class anomaly detection: ROC-AUC per normal class; anomaly RUN: score a trained run",
     "cluster": "cluster the latent space of a trained AE/VAE",
     "calo": "simulate, learn, generate, validate and time calorimeter showers",
     "data": "fetch or describe a dataset",
     "list": "list models and datasets",
+    "recipes": "list the lecture recipes (latentlab train --recipe NAME runs one)",
+    "export": "export a trained decoder / generator (and encoder) as an ONNX file",
 }
 
 
@@ -57,10 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args) or 0
     except TrainingStopped as e:  # a NaN, or a lost distributed process
         print(f"latentlab: training stopped: {e}", file=sys.stderr)
-        return 1
-    except LatentlabError as e:
+        return e.exit_code
+    except LatentlabError as e:  # 2, or 3 for DiskFull (the disk is full)
         print(f"latentlab: error: {e}", file=sys.stderr)
-        return 2
+        return e.exit_code
     except KeyboardInterrupt as e:
-        print(f"\nlatentlab: {e or 'interrupted'}", file=sys.stderr)
+        print(f"\nlatentlab: {str(e) or 'interrupted'}", file=sys.stderr)
         return 130

@@ -4,6 +4,13 @@ A ``.npy`` file holds images only (unlabelled). A ``.npz`` file holds images
 under ``x`` (or ``images`` / ``X``), optional integer labels under ``y`` (or
 ``labels``) and optional class names under ``classes`` (a string array).
 Pickled objects are never loaded.
+
+A 2-D array, (N, D), is tabular data: N rows of D features (``latentlab.data.tabular``).
+
+Labels are class indices 0..K-1: K is the number of ``classes`` when they are named, else the
+largest label + 1, at most ``preprocess.MAX_CLASSES`` (10,000). They are checked before anything is
+built from them; labels that are IDs or codes (say 10**9) are refused with the one line that maps
+them to indices (``np.unique(y, return_inverse=True)``), which keeps their values as class names.
 """
 
 import zipfile
@@ -14,6 +21,7 @@ import numpy as np
 import torch
 
 from latentlab.data.preprocess import images_to_tensor, labels_to_tensor
+from latentlab.data.tabular import check_features
 from latentlab.errors import DataError
 
 IMAGE_KEYS = ("x", "images", "X")
@@ -52,8 +60,18 @@ def _read(path: Path) -> _Arrays:
         )
 
 
-def load_array_file(path: Path) -> tuple[torch.Tensor, torch.Tensor | None, list[str] | None]:
-    """Images (N, C, H, W) in [0, 1], labels (N,) or None, and class names or None."""
+class Loaded(NamedTuple):
+    """What a file holds, checked: images (N, C, H, W) in [0, 1] or, for ``tabular`` data, rows
+    (N, 1, 1, D) float64 in the file's own units (standardised once the splits are known)."""
+
+    x: torch.Tensor
+    y: torch.Tensor | None
+    classes: list[str] | None
+    tabular: bool = False
+
+
+def load_array_file(path: Path) -> Loaded:
+    """Images or table rows, labels (N,) or None, and class names or None."""
     try:
         arrays = _read(path)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
@@ -61,17 +79,16 @@ def load_array_file(path: Path) -> tuple[torch.Tensor, torch.Tensor | None, list
             f"{path}: cannot read this file ({e}). Save numeric arrays with numpy.save or "
             f"numpy.savez (object arrays need pickle, which latentlab never loads)."
         ) from e
-    images = images_to_tensor(arrays.x, arrays.x_name)
+    tabular = np.ndim(arrays.x) == 2
+    if tabular:
+        rows = check_features(arrays.x, arrays.x_name)
+        x = torch.from_numpy(rows).reshape(len(rows), 1, 1, rows.shape[1])  # (N, 1, 1, D)
+    else:
+        x = images_to_tensor(arrays.x, arrays.x_name)
     if arrays.y is None:
-        return images, None, None
-    labels = labels_to_tensor(arrays.y, len(images), arrays.y_name)
-    num_classes = int(labels.max()) + 1
-    if arrays.classes is None:
-        return images, labels, [str(i) for i in range(num_classes)]
-    classes = [str(c) for c in np.asarray(arrays.classes).reshape(-1)]
-    if len(classes) < num_classes:
-        raise DataError(
-            f"{path}: 'classes' names {len(classes)} classes but the labels go up to {num_classes - 1}; "
-            f"give one name per class index."
-        )
-    return images, labels, classes
+        return Loaded(x, None, None, tabular)
+    named = None if arrays.classes is None else [str(c) for c in np.asarray(arrays.classes).reshape(-1)]
+    labels = labels_to_tensor(arrays.y, len(x), arrays.y_name, None if named is None else len(named))
+    if named is None:
+        return Loaded(x, labels, [str(i) for i in range(int(labels.max()) + 1)], tabular)
+    return Loaded(x, labels, named, tabular)

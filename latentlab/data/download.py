@@ -45,11 +45,15 @@ def content_sha256(path: Path) -> str:
 
 
 def _check_name(name: str, action: str) -> None:
-    if name not in catalog.IDX_DATASETS:
-        raise DataError(
-            f"cannot {action} {name!r}: use one of {', '.join(catalog.IDX_DATASETS)} "
-            f"('digits' ships with scikit-learn and needs no download)."
-        )
+    if name in catalog.IDX_DATASETS:
+        return
+    if action == "describe":
+        raise DataError(f"cannot describe {name!r}: no such file or folder, and not a named dataset; give one of "
+                        f"{', '.join(catalog.DATASETS)}, or a path to a .npy/.npz file or a folder of PNG/JPEG images.")
+    raise DataError(
+        f"cannot {action} {name!r}: use one of {', '.join(catalog.IDX_DATASETS)} "
+        f"('digits' ships with scikit-learn and needs no download)."
+    )
 
 
 def _make_writable(dest: Path) -> None:
@@ -140,18 +144,34 @@ def fetch(
     return dest
 
 
-def _file_info(path: Path, sha256: str) -> dict:
+def _file_info(path: Path, sha256: str, name: str | None = None) -> dict:
     """Size, checksum and IDX shape of one file; an ``error`` entry if it cannot be read."""
     entry: dict = {"path": str(path), "bytes": path.stat().st_size}
     try:
-        data = idx.read_bytes(path)
+        data = idx.read_bytes(path, name)
         entry["sha256"] = hashlib.sha256(data).hexdigest()
         entry["sha256_ok"] = entry["sha256"] == sha256
-        entry["shape"] = list(idx.parse(data, path).shape)
+        entry["shape"] = list(idx.parse(data, path, name).shape)
     except DataError as e:
         entry["sha256_ok"] = False
         entry["error"] = str(e)
     return entry
+
+
+def _path_info(path: Path) -> dict:
+    """Describe an array file or image folder: what training would see (the default splits)."""
+    from latentlab.data.load import load_dataset
+    data = load_dataset(str(path))
+    result = {"name": data.name, "found": True, "source": str(path.resolve()),
+              "kind": "tabular (rows of features, standardised per feature on the training split)" if data.tabular
+              else "images",
+              "counts": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
+              "classes": data.classes}
+    if data.tabular:
+        result["features"] = data.shape[-1]
+    else:
+        result["image_shape"] = list(data.shape)
+    return result
 
 
 def _first_dim(entry: dict) -> int | None:
@@ -169,6 +189,8 @@ def info(name: str, data_dir: str | os.PathLike | None = None) -> dict:
             "image_shape": [1, 8, 8],
             "classes": catalog.CLASSES[name],
         }
+    if name not in catalog.DATASETS and Path(name).expanduser().exists():
+        return _path_info(Path(name).expanduser())
     _check_name(name, "describe")
     result: dict = {
         "name": name,
@@ -178,7 +200,7 @@ def info(name: str, data_dir: str | os.PathLike | None = None) -> dict:
     files = locate.locate(name, data_dir)
     if files is None:
         return {**result, "found": False, "hint": locate.not_found_message(name, data_dir)}
-    entries = {base: _file_info(path, catalog.SHA256[name][base]) for base, path in files.items()}
+    entries = {base: _file_info(path, catalog.SHA256[name][base], name) for base, path in files.items()}
     return {
         **result,
         "found": True,

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from latentlab.data.memory import check_fits
 from latentlab.data.preprocess import images_to_tensor
 from latentlab.errors import DataError
 
@@ -64,6 +65,9 @@ def load_image_folder(
             f"{root}: no PNG or JPEG images found (searched recursively). Put .png/.jpg files in it, "
             f"or one subfolder of images per class."
         )
+    if image_size is not None:  # uint8 RGB as read, then float32: refused before the first image is resized
+        check_fits(len(files) * 3 * image_size**2 * (1 + 4), f"{root}: {len(files)} images at {image_size}x{image_size}",
+                   "choose a smaller image_size (--image-size)", DataError)
     images = [_read_image(f, image_size) for f in files]
     odd = next((i for i, im in enumerate(images) if im.shape[:2] != images[0].shape[:2]), None)
     if odd is not None:

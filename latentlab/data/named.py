@@ -27,7 +27,7 @@ def load_digits_arrays() -> Arrays:
 def _read_split(name: str, files: dict[str, Path], prefix: str) -> Arrays:
     """Read and check one images/labels pair (prefix "train" or "t10k")."""
     images_path, labels_path = files[f"{prefix}-images-idx3-ubyte"], files[f"{prefix}-labels-idx1-ubyte"]
-    images, labels = idx.read_pair(images_path, labels_path)
+    images, labels = idx.read_pair(images_path, labels_path, name)
     expected = (catalog.COUNTS[prefix], *catalog.IMAGE_HW)
     if images.shape != expected:
         raise DataError(

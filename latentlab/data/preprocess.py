@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from latentlab.errors import DataError
 
 BINARIZE_CHOICES: tuple[str, ...] = ("none", "static", "dynamic")
+MAX_CLASSES = 10_000  # labels are class indices 0..K-1 with K at most this (else: remap them, see labels_to_tensor)
 
 _SHAPES = "(N, H, W), (N, C, H, W) or (N, H, W, C) with C = 1 or 3"
 
@@ -53,8 +54,12 @@ def images_to_tensor(x: np.ndarray, source: str) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(x))
 
 
-def labels_to_tensor(y: np.ndarray, n: int, source: str) -> torch.Tensor:
-    """Checked int64 tensor (N,) from a 1-D array of non-negative integer labels."""
+def labels_to_tensor(y: np.ndarray, n: int, source: str, num_classes: int | None = None) -> torch.Tensor:
+    """Checked int64 tensor (N,) from a 1-D array of class indices 0..K-1.
+
+    K is ``num_classes`` when the classes are named, else the largest label + 1, which may not
+    exceed ``MAX_CLASSES``: labels are checked before anything is allocated from them (a file whose
+    labels are IDs such as 10**9 would otherwise ask for a billion classes)."""
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != n:
         raise DataError(
@@ -63,8 +68,20 @@ def labels_to_tensor(y: np.ndarray, n: int, source: str) -> torch.Tensor:
         )
     if not np.issubdtype(y.dtype, np.integer):
         raise DataError(f"{source}: labels have dtype {y.dtype}; they must be integers (y.astype('int64')).")
-    if n and y.min() < 0:
-        raise DataError(f"{source}: labels include {y.min()}; they must be non-negative class indices 0..K-1.")
+    if not n:
+        return torch.zeros(0, dtype=torch.int64)
+    low, high = int(y.min()), int(y.max())  # Python ints: no overflow for uint64 labels
+    if low < 0:
+        raise DataError(f"{source}: labels include {low}; they must be non-negative class indices 0..K-1.")
+    limit = MAX_CLASSES if num_classes is None else num_classes
+    if high >= limit:
+        remap = ("map them to class indices with classes, y = np.unique(y, return_inverse=True) and save both "
+                 "(numpy.savez(path, x=x, y=y, classes=classes.astype(str)))")
+        if num_classes is not None:
+            raise DataError(f"{source}: labels go up to {high} but 'classes' names {num_classes} classes; "
+                            f"give one name per class index 0..{num_classes - 1}, or {remap}.")
+        raise DataError(f"{source}: labels go up to {high}; labels are class indices 0..K-1 with K at most "
+                        f"{MAX_CLASSES:,}. If they are IDs or codes, {remap}.")
     return torch.from_numpy(y.astype(np.int64))
 
 

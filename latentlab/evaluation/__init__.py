@@ -1,9 +1,11 @@
 """Evaluation: everything that turns a trained model into numbers.
 
-    classifier.py  the evaluation classifier (features and labels for the sample metrics)
+    classifier.py  the evaluation classifier (features, labels, confidences); shipped weights in weights/
     metrics/       Frechet distance, precision/recall/density/coverage, mode coverage
-    likelihood.py  importance-sampled test log-likelihood (and `eval --nll`)
-    samples.py     sample quality of a model (`eval --samples`)
+    likelihood.py  importance-sampled (or exact) test log-likelihood (and `eval --nll`)
+    parzen.py      Gaussian Parzen-window log-likelihood of samples (`eval --parzen`, Goodfellow et al. 2014)
+    samples.py     sample quality of a model (`eval --samples`) or of any images (`score`, ``score_images``)
+    summary.py     the sample metrics as rows beside their floors, with a reading (report.html, `score`)
     loss.py        test-set loss terms (always computed by `eval`)
 
 ``latentlab eval RUN`` runs the plugins in ``PLUGINS``: each defines ``add_arguments(parser)``
@@ -53,7 +55,8 @@ class Context:
 PLUGINS = {
     "loss": ("test_",),  # test_loss, test_rec, ...
     "likelihood": ("test_nll",),  # test_nll, test_nll_stderr, ...
-    "samples": ("samples_", "evaluator_"),  # samples_fd, ..., and the evaluator's hash
+    "parzen": ("test_parzen",),  # test_parzen, test_parzen_stderr, test_parzen_train_images, ...
+    "samples": ("samples_", "evaluator"),  # samples_fd, ..., the evaluator's hash and source (shipped/local)
 }
 
 

@@ -1,18 +1,27 @@
-"""The evaluation classifier: latentlab's own yardstick for sample quality, no download needed.
+"""The evaluation classifier: latentlab's own yardstick for sample quality, the same on every machine.
 
-For each labelled image dataset latentlab trains a small CNN on the training split
-with a fixed recipe and seed (``RECIPE``), caches its weights in the user cache
+For ``digits``, ``mnist`` and ``fashion-mnist`` the classifier ships with the package,
 
-    $XDG_CACHE_HOME/latentlab/evaluators/<dataset>-<C>x<H>x<W>-v<version>.safetensors
-    $XDG_CACHE_HOME/latentlab/evaluators/<dataset>-<C>x<H>x<W>-v<version>.json   (sha256, test accuracy)
+    latentlab/evaluation/weights/<dataset>-<C>x<H>x<W>-v<version>.safetensors   (float32 weights)
+    latentlab/evaluation/weights/<dataset>-<C>x<H>x<W>-v<version>.json          (test accuracy, how it was made)
 
-and reports the sha256 of the weights file with every result that used it, so two
-numbers are comparable exactly when they name the same hash. Its 128 penultimate
-features play the part that Inception's pool3 features play in FID (Heusel et al. 2017);
-its predicted labels measure mode coverage and conditional accuracy.
+trained once with the fixed recipe below (``RECIPE``) by ``python bench/evaluators.py``; the
+sha256 of each weights file is pinned in ``SHIPPED`` and checked on every load, and a file that
+does not hash to its pin is refused (an error, never a silent retrain). So two users' FDs on
+MNIST are on one scale, as FIDs are because everybody uses the same Inception weights.
 
-On load the hash of the weights file is recomputed; a file that no longer matches
-its recorded hash (or the data it was trained on) is retrained, and we say so.
+Any other labelled dataset (a .npz file, an image folder, a resized MNIST) gets a classifier
+trained on the user's machine with the same recipe and seed, cached in
+
+    $XDG_CACHE_HOME/latentlab/evaluators/<dataset>-<C>x<H>x<W>-v<version>.safetensors (+ .json)
+
+and retrained, with a word, when the file no longer matches its record. Every result that
+used an evaluator names it: ``evaluator`` ("shipped" or "local") beside ``evaluator_sha256``;
+two numbers are comparable exactly when they name the same hash.
+
+Its 128 penultimate features play the part that Inception's pool3 features play in FID
+(Heusel et al. 2017); its predicted labels and confidences measure mode coverage,
+conditional accuracy and recognisability.
 """
 from __future__ import annotations
 
@@ -37,6 +46,15 @@ from latentlab.errors import LatentlabError
 FEATURES = 128  # size of the penultimate layer: the feature space of the Frechet distance
 RECIPE_VERSION = 1  # bump when RECIPE or the architecture changes: old caches are then ignored
 RECIPE = dict(seed=0, epochs=3, min_steps=500, batch_size=64, lr=1e-3, lr_decay=0.5, features=FEATURES)
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # the shipped evaluators (package data)
+# sha256 of each shipped weights file, as `python bench/evaluators.py` wrote it: checked on every load.
+SHIPPED = {
+    "digits": "c5be55614bec472d1991948eb89cd9bd3af16549131c81700986850a76806f2b",
+    "mnist": "3f96bae90acdc1966f938fb3dec6a12ecacd526d51f1bc9c602aaa21ecb1eeb8",
+    "fashion-mnist": "c7829f4e8ec19b26a3b53eddaa1a894c52d2368f37e5c950bea1cf0336bb3ec5",
+}
+SHIPPED_SHAPES = {"digits": (1, 8, 8), "mnist": (1, 28, 28), "fashion-mnist": (1, 28, 28)}  # the images each reads
 
 
 class Classifier(nn.Module):
@@ -73,6 +91,8 @@ class Evaluator:
     sha256: str
     test_accuracy: float
     path: Path
+    source: str = "local"  # "shipped" (pinned in SHIPPED, the same everywhere) or "local" (trained on this machine)
+    recipe: int = RECIPE_VERSION
 
     @torch.no_grad()
     def _map(self, fn, x: torch.Tensor, batch_size: int) -> torch.Tensor:
@@ -91,13 +111,19 @@ class Evaluator:
         return self._map(lambda b: self.net(b).argmax(1), x, batch_size).numpy()
 
     @torch.no_grad()
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """Class probabilities softmax(head(features)), (N, classes) float64, from penultimate features."""
+        logits = self.net.head(torch.as_tensor(features, dtype=torch.float32))
+        return torch.softmax(logits.double(), dim=1).numpy()
+
+    @torch.no_grad()
     def predict_features(self, features: np.ndarray) -> np.ndarray:
         """Predicted class from penultimate features (saves a second pass through the convolutions)."""
         return self.net.head(torch.as_tensor(features, dtype=torch.float32)).argmax(1).numpy()
 
     def record(self) -> dict:
         """The keys every result that used this evaluator carries."""
-        return {"evaluator_dataset": self.dataset, "evaluator_recipe": RECIPE_VERSION,
+        return {"evaluator": self.source, "evaluator_dataset": self.dataset, "evaluator_recipe": self.recipe,
                 "evaluator_sha256": self.sha256, "evaluator_test_accuracy": self.test_accuracy}
 
 
@@ -124,7 +150,7 @@ def seeded_classifier(shape: tuple[int, int, int], num_classes: int, features: i
     Each layer, in construction order, gets PyTorch's default initialisation (``reset_parameters`` of
     Conv2d and Linear): weight ~ kaiming_uniform(a = sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
     and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)); so a generator seeded s gives the weights that
-    ``torch.manual_seed(s)`` before ``Classifier(...)`` gives."""
+    seeding the global generator with s before ``Classifier(...)`` gives."""
     with torch.device("meta"):  # shapes only: no draw from the global RNG
         net = Classifier(shape, num_classes, features)
     net = net.to_empty(device="cpu")
@@ -178,6 +204,75 @@ def _train(train: Split, test: Split, shape: tuple[int, int, int], num_classes: 
     return net, correct / len(test)
 
 
+def stem(name: str, shape: tuple[int, int, int]) -> str:
+    """File name (no suffix) of an evaluator: ``<dataset>-<C>x<H>x<W>-v<version>``."""
+    return f"{name}-{'x'.join(map(str, shape))}-v{RECIPE_VERSION}"
+
+
+def save_weights(net: Classifier, path: Path, dataset: str) -> str:
+    """Write the float32 weights as safetensors (atomically) and return the file's sha256.
+
+    The header holds one metadata entry only: safetensors writes several in no fixed order,
+    and the same weights must give the same bytes (and hash) on every run."""
+    from latentlab.training.run_folder import atomic_write
+    tensors = {name: t.detach().float().contiguous() for name, t in net.state_dict().items()}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"evaluator": f"{dataset} recipe v{RECIPE_VERSION}"}))
+    return file_sha256(path)
+
+
+def describe(data: Dataset, accuracy: float, digest: str, fingerprint: str, seconds: float) -> dict:
+    """The JSON record beside a weights file."""
+    return {"dataset": data.name, "shape": list(data.shape), "classes": list(data.classes),
+            "recipe_version": RECIPE_VERSION, "recipe": RECIPE, "sha256": digest, "test_accuracy": accuracy,
+            "test_images": len(data.test), "train_images": len(data.train), "data_sha256": fingerprint,
+            "train_seconds": round(seconds, 1), "torch_threads": 1, "torch_version": torch.__version__.split("+")[0]}
+
+
+def _load_net(path: Path, shape: tuple[int, int, int], num_classes: int) -> Classifier:
+    with torch.device("meta"):  # no initial weights drawn: the file's are assigned
+        net = Classifier(shape, num_classes, RECIPE["features"])
+    net.load_state_dict(load_file(path), assign=True)
+    return net.eval()
+
+
+def _shipped_files(name: str, weights_dir: str | Path | None) -> tuple[Path, Path]:
+    root = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
+    base = root / stem(name, SHIPPED_SHAPES[name])
+    return base.with_suffix(".safetensors"), base.with_suffix(".json")
+
+
+def shipped_record(name: str, weights_dir: str | Path | None = None) -> dict:
+    """The JSON record of the shipped evaluator of ``name`` (test accuracy, data hash, recipe)."""
+    path, sidecar = _shipped_files(name, weights_dir)
+    try:
+        return json.loads(sidecar.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise LatentlabError(f"the record of the shipped {name} evaluator, {sidecar}, cannot be read ({e}): the "
+                             "installation is incomplete; reinstall latentlab (pip install --force-reinstall latentlab)") from e
+
+
+def load_shipped(name: str, weights_dir: str | Path | None = None) -> Evaluator:
+    """The evaluator shipped for ``name`` (a key of ``SHIPPED``), after checking its sha256 against the pin.
+
+    A missing file or a hash that is not the pinned one is a LatentlabError, never a retrain: scores
+    made with other weights would not be on the shared scale."""
+    path, _ = _shipped_files(name, weights_dir)
+    if not path.is_file():
+        raise LatentlabError(f"the shipped {name} evaluator {path} is missing: the installation is incomplete; reinstall "
+                             "latentlab (pip install --force-reinstall latentlab), or re-derive the file with "
+                             "`python bench/evaluators.py` from a source checkout")
+    digest = file_sha256(path)
+    if digest != SHIPPED[name]:
+        raise LatentlabError(f"the shipped {name} evaluator {path} hashes to {digest[:12]}..., not the pinned "
+                             f"{SHIPPED[name][:12]}...: the file was changed or damaged, and its scores would not be "
+                             "comparable with anyone else's. Reinstall latentlab (pip install --force-reinstall latentlab)")
+    meta = shipped_record(name, weights_dir)
+    shape = SHIPPED_SHAPES[name]
+    return Evaluator(_load_net(path, shape, len(meta["classes"])), name, shape, list(meta["classes"]), digest,
+                     meta["test_accuracy"], path, source="shipped", recipe=meta["recipe_version"])
+
+
 def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -188,9 +283,15 @@ def evaluator_data(dataset: str, data_dir: str | None = None, image_size: int | 
 
 
 def get_evaluator(dataset: str | Dataset, data_dir: str | None = None, image_size: int | None = None,
-                  cache: str | Path | None = None, log=_stderr) -> Evaluator:
-    """The evaluation classifier of ``dataset`` (a name/path, or an in-memory ``Dataset``),
-    loaded from the cache when its hash checks out, else trained (minutes on MNIST) and cached."""
+                  cache: str | Path | None = None, log=_stderr, weights_dir: str | Path | None = None) -> Evaluator:
+    """The evaluation classifier of ``dataset`` (a name/path, or an in-memory ``Dataset``).
+
+    ``digits``, ``mnist`` and ``fashion-mnist`` at their own size get the shipped weights (no data
+    needed for a name; a ``Dataset`` must hold the very data they learnt). Any other labelled data
+    gets a local evaluator, loaded from ``cache`` when its hash checks out, else trained (minutes on
+    MNIST-sized data) and cached. ``weights_dir``: where the shipped files are (default: the package's)."""
+    if isinstance(dataset, str) and dataset in SHIPPED and image_size in (None, SHIPPED_SHAPES[dataset][1]):
+        return load_shipped(dataset, weights_dir)
     data = dataset if isinstance(dataset, Dataset) else evaluator_data(dataset, data_dir, image_size)
     if data.classes is None or data.train.y is None:
         raise LatentlabError(f"dataset {data.name!r} has no labels, and the evaluation classifier needs them: "
@@ -198,10 +299,14 @@ def get_evaluator(dataset: str | Dataset, data_dir: str | None = None, image_siz
     if len(data.test) == 0:
         raise LatentlabError(f"dataset {data.name!r} has no test split to measure the evaluation classifier on")
     shape, k = data.shape, len(data.classes)
-    root = evaluator_dir(cache)
-    stem = f"{data.name}-{'x'.join(map(str, shape))}-v{RECIPE_VERSION}"
-    path, sidecar = root / f"{stem}.safetensors", root / f"{stem}.json"
     fingerprint = data_fingerprint(data.train)
+    if data.name in SHIPPED and shape == SHIPPED_SHAPES[data.name]:
+        if shipped_record(data.name, weights_dir).get("data_sha256") == fingerprint:
+            return load_shipped(data.name, weights_dir)
+        log(f"latentlab: these images are named {data.name!r} but are not the training split the shipped {data.name} "
+            "evaluator learnt; using a local evaluator (results say `evaluator: local`)")
+    root = evaluator_dir(cache)
+    path, sidecar = root / f"{stem(data.name, shape)}.safetensors", root / f"{stem(data.name, shape)}.json"
 
     reason = None
     if path.is_file() and sidecar.is_file():
@@ -215,28 +320,19 @@ def get_evaluator(dataset: str | Dataset, data_dir: str | None = None, image_siz
         elif meta.get("data_sha256") != fingerprint:
             reason = "it was trained on different data under the same name"
         else:
-            with torch.device("meta"):  # no initial weights drawn: the file's are assigned
-                net = Classifier(shape, k, RECIPE["features"])
-            net.load_state_dict(load_file(path), assign=True)
-            return Evaluator(net.eval(), data.name, shape, list(data.classes), digest, meta["test_accuracy"], path)
+            return Evaluator(_load_net(path, shape, k), data.name, shape, list(data.classes), digest,
+                             meta["test_accuracy"], path)
     elif path.is_file() or sidecar.is_file():
         reason = f"{sidecar.name if path.is_file() else path.name} is missing"
     if reason:
         log(f"latentlab: the cached evaluator {path} does not match its record ({reason}); retraining it")
 
     log(f"latentlab: training the {data.name} evaluation classifier on {len(data.train)} images "
-        f"(recipe v{RECIPE_VERSION}, once; cached in {root})")
+        f"(recipe v{RECIPE_VERSION}, once; cached in {root}; results say `evaluator: local`)")
     start = time.time()
     net, accuracy = train_classifier(data.train, data.test, shape, k, log)
-    root.mkdir(parents=True, exist_ok=True)
-    from latentlab.training.run_folder import atomic_write, write_json
-    tensors = {name: t.detach().contiguous() for name, t in net.state_dict().items()}
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"dataset": data.name, "recipe": str(RECIPE_VERSION)}))
-    digest = file_sha256(path)
-    write_json(sidecar, {"dataset": data.name, "shape": list(shape), "classes": list(data.classes),
-                         "recipe_version": RECIPE_VERSION, "recipe": RECIPE, "sha256": digest,
-                         "test_accuracy": accuracy, "test_images": len(data.test), "train_images": len(data.train),
-                         "data_sha256": fingerprint, "train_seconds": round(time.time() - start, 1),
-                         "torch_threads": 1})
+    digest = save_weights(net, path, data.name)
+    from latentlab.training.run_folder import write_json
+    write_json(sidecar, describe(data, accuracy, digest, fingerprint, time.time() - start))
     log(f"latentlab: evaluator trained in {time.time() - start:.0f} s: test accuracy {accuracy:.4f}, sha256 {digest[:12]}")
-    return Evaluator(net, data.name, shape, list(data.classes), digest, accuracy, path)
+    return Evaluator(net.eval(), data.name, shape, list(data.classes), digest, accuracy, path)

@@ -36,17 +36,17 @@ import numpy as np
 import torch
 
 from latentlab.errors import LatentlabError
-from latentlab.models.base import ConditionalEncoder, LikelihoodModel
+from latentlab.models.base import ConditionalEncoder, ExactLikelihood, ImportanceSampled, LikelihoodModel
 from latentlab.nn.likelihoods import log_weight_terms
 
 
 def check_model(model) -> None:
-    """Refuse a model that is not a LikelihoodModel (no q(z|x) and p(x|z) to sample with)."""
-    if not isinstance(model, LikelihoodModel):
+    """Refuse a model that is neither a LikelihoodModel (q(z|x) and p(x|z) to sample with) nor has an exact likelihood."""
+    if not isinstance(model, (LikelihoodModel, ExactLikelihood, ImportanceSampled)):
         name = getattr(model, "name", type(model).__name__)
         raise LatentlabError(
             f"model '{name}' has no posterior q(z|x) and decoder p(x|z) with a prior: the importance-sampled "
-            "likelihood needs a vae or cvae run; it cannot score this model")
+            "likelihood needs a vae, cvae, vae2 or vade run, the exact one a pixelcnn, gaussian or kde run; it cannot score this model")
 
 
 def log_weights(model: LikelihoodModel, x: torch.Tensor, y: torch.Tensor | None, k: int,
@@ -67,6 +67,8 @@ def log_likelihood(model: LikelihoodModel, x: torch.Tensor, y: torch.Tensor | No
     check_model(model)
     if k < 1:
         raise LatentlabError(f"k (importance samples per image) must be at least 1, got {k}")
+    if isinstance(model, ImportanceSampled):  # its own estimator (two stochastic layers, a mixture prior)
+        return model.log_likelihood(x, k, generator, chunk)
     chunk = chunk or max(1, min(k, 20_000 // max(1, len(x))))
     q = model.posterior(x, y)
     total = None  # running logsumexp over the samples drawn so far, (B,)
@@ -122,11 +124,16 @@ def estimate_nll(model: LikelihoodModel, x: torch.Tensor, y: torch.Tensor | None
     for i in batches:
         xb = x[i:i + batch_size].to(device)
         yb = None if y is None else y[i:i + batch_size].to(device)
-        out.append(-log_likelihood(model, xb, yb, k, chunk, generator).double().cpu())
+        if isinstance(model, ExactLikelihood):  # exact: no samples, k does not apply
+            with torch.no_grad():
+                out.append(-model.log_prob(xb).double().cpu())
+        else:
+            out.append(-log_likelihood(model, xb, yb, k, chunk, generator).double().cpu())
     model.train(was_training)
     per_image = torch.cat(out).numpy()
     n = len(per_image)
     stderr = float(per_image.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
+    k = 0 if isinstance(model, ExactLikelihood) else k  # 0: the exact likelihood, not an estimate
     return NLLResult(float(per_image.mean()), stderr, k, n, time.perf_counter() - started, per_image)
 
 
@@ -158,7 +165,7 @@ def test_images(ctx, likelihood: str, seed: int) -> tuple[torch.Tensor, str]:
     """The test images as the likelihood sees them, and a note on what the number means."""
     x, how = ctx.data.test.x, ctx.info.train.binarize
     if likelihood == "gaussian":
-        return x, "log-density of grey levels under a gaussian decoder (nats; not comparable with bernoulli figures)"
+        return x, "log-density of grey levels (nats; not comparable with bernoulli figures)"
     if how == "dynamic":
         return binarize(x, seed), f"bernoulli, test set binarized once with seed {seed}"
     if how == "static" or bool(((x == 0) | (x == 1)).all()):
@@ -178,7 +185,11 @@ def evaluate(args: argparse.Namespace, ctx) -> dict | None:
     check_model(model)
     if not len(ctx.data.test):
         raise LatentlabError("the run's dataset has no test split to score")
-    x, note = test_images(ctx, getattr(model.cfg, "likelihood", "bernoulli"), args.nll_seed)
+    if isinstance(model, (ExactLikelihood, ImportanceSampled)):
+        likelihood = "gaussian" if model.continuous else "bernoulli"
+    else:
+        likelihood = model.cfg.likelihood
+    x, note = test_images(ctx, likelihood, args.nll_seed)
     conditional = isinstance(model, ConditionalEncoder)  # q(z|x, y) and p(x|z, y): scored by log p(x|y)
     y = ctx.data.test.y if conditional else None
     if conditional and y is None:
@@ -187,4 +198,6 @@ def evaluate(args: argparse.Namespace, ctx) -> dict | None:
     result = estimate_nll(model, x[:n], None if y is None else y[:n], k=args.k, batch_size=args.nll_batch,
                           seed=args.nll_seed, progress=True)
     what = "-log p(x|y), conditional on the label" if conditional else "-log p(x)"
+    if isinstance(model, ExactLikelihood):
+        what += " (exact)"
     return {**result.as_dict("test_nll"), "test_nll_means": f"{what}; {note}; nats per image"}

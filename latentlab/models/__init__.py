@@ -42,7 +42,16 @@ MODELS = Registry({
     "cgan": "latentlab.models.cgan:CGAN",
     "acgan": "latentlab.models.acgan:ACGAN",
     "infogan": "latentlab.models.infogan:InfoGAN",
+    "aae": "latentlab.models.aae:AAE",
+    "bigan": "latentlab.models.bigan:BiGAN",
+    "gaussian": "latentlab.models.density:Gaussian",
+    "kde": "latentlab.models.density:KDE",
+    "vade": "latentlab.models.vade:VaDE",
+    "vae2": "latentlab.models.vae2:TwoLayerVAE",
+    "sgan": "latentlab.models.sgan:SGAN",
     "wgan-gp": "latentlab.models.wgan_gp:WGANGP",
+    "pixelcnn": "latentlab.models.pixelcnn:PixelCNN",
+    "ddpm": "latentlab.models.ddpm:DDPM",
 })
 SHOWER_MODELS = Registry({
     "calo-wgan": "latentlab.calo.wgan:CaloWGAN",

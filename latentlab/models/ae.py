@@ -14,6 +14,12 @@ batch and is measured against the clean batch. ``evaluate`` reports the same
 objective on corrupted inputs (noise drawn from a fixed seed, so validation
 epochs compare) and the clean-input terms as ``clean_*``.
 
+Tabular data (rows of D standardised features, the (1, 1, D) layout of ``latentlab.data.tabular``):
+the `mlp` and `linear` architectures apply (the conv ones have no image to convolve and refuse it),
+the decoder's output is used as is (no sigmoid: features are not in [0, 1]) and the loss is the
+squared error, sum_j (x_j - x_hat_j)^2: ``recon`` is set to "mse" (and recorded so) whatever was given,
+since BCE needs targets in [0, 1].
+
 A plain autoencoder has no prior, so sampling decodes draws from a Gaussian
 fitted to the training latents (``fit_end``; at most 10,000 evenly spaced training images), or from N(0, I) with ``prior="standard"``
 (or U[0, 1), the notes' ``np.random.rand``, with ``prior="uniform"``) to show the
@@ -32,6 +38,7 @@ from latentlab.nn.likelihoods import bernoulli_nll, squared_error
 from latentlab.nn.nets import ACTIVATIONS, decoder_net, encoder_net
 from latentlab.nn.presets import LECTURE_ARCHS, LectureDecoder, LectureEncoder, LinearDecoder, LinearEncoder, code_shape
 from latentlab.data.noise import parse_noise
+from latentlab.data.tabular import is_tabular
 
 AE_LOSSES = ("bce", "mse")
 AE_ARCHS = ("mlp", "conv", "linear", *LECTURE_ARCHS)
@@ -49,7 +56,8 @@ class AEConfig:
     layers: int = setting(1, "hidden layers of the MLP encoder and decoder")
     channels: int = setting(32, "channels of the first conv layer (the second has twice as many)")
     activation: str = setting("relu", "activation of the MLP hidden layers", tuple(ACTIVATIONS))
-    recon: str = setting("bce", "reconstruction loss: bce (sum over pixels) or mse (sum of squared errors)", AE_LOSSES)
+    recon: str = setting("bce", "reconstruction loss: bce (sum over pixels) or mse (sum of squared errors); "
+                         "tabular (N, D) data always uses mse", AE_LOSSES)
     noise: str = setting("", "denoising AE: corrupt each training batch afresh and learn corrupted -> clean; "
                          "gaussian:SIGMA, mask:P or saltpepper:P (e.g. gaussian:0.4); empty = plain AE")
 
@@ -72,7 +80,16 @@ class AE(GenerativeModel, Sampler, Encoder):
     def __init__(self, cfg: AEConfig, shape: tuple[int, int, int], num_classes: int | None = None):
         super().__init__(cfg, shape, num_classes)
         self.noise = parse_noise(cfg.noise)
-        self.linear_output = cfg.arch == "linear"  # decoder output is the image itself, not logits
+        self.tabular = is_tabular(shape)  # rows of standardised features, not images
+        if self.tabular:
+            if cfg.arch not in ("mlp", "linear"):
+                raise ValueError(f"tabular data (rows of {shape[-1]} features) has no image for --arch {cfg.arch} to "
+                                 f"convolve: use --arch mlp (or linear)")
+            if self.noise is not None:
+                raise ValueError(f"the denoising corruptions (--noise {cfg.noise}) act on pixels in [0, 1], and tabular data "
+                                 f"holds standardised features: drop --noise")
+            cfg.recon = "mse"  # standardised features are not probabilities: BCE does not apply (config.json records it)
+        self.linear_output = cfg.arch == "linear" or self.tabular  # decoder output is the data itself, not logits
         if cfg.arch in LECTURE_ARCHS:
             size = int(torch.tensor(code_shape(cfg.arch, shape)).prod())
             if cfg.latent_dim is not None and cfg.latent_dim != size:
@@ -100,7 +117,8 @@ class AE(GenerativeModel, Sampler, Encoder):
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Images from codes: (B, latent) -> (B, C, H, W), in [0, 1] but for arch linear (the decoder's output as is)."""
+        """Images from codes: (B, latent) -> (B, C, H, W), in [0, 1] but for arch linear and tabular data
+        (the decoder's output as is)."""
         self.check_labels(y, len(z))
         out = self.decoder(z)
         return out if self.linear_output else torch.sigmoid(out)
@@ -139,7 +157,9 @@ class AE(GenerativeModel, Sampler, Encoder):
         if len(x_train) > FIT_MAX:
             x_train = x_train[torch.linspace(0, len(x_train) - 1, FIT_MAX).long()]
         codes = torch.cat([self.encode(b.to(self.device)) for b in x_train.split(1024)]).double()  # (N, latent)
-        cov = torch.cov(codes.T).reshape(codes.shape[1], codes.shape[1])
+        d = codes.shape[1]
+        # one training image has no spread to fit: a zero covariance (the jitter below makes it a point mass)
+        cov = torch.cov(codes.T).reshape(d, d) if len(codes) > 1 else codes.new_zeros(d, d)
         eye = torch.eye(len(cov), dtype=cov.dtype, device=cov.device)
         jitter = 1e-6
         chol, info = torch.linalg.cholesky_ex(cov + jitter * eye)

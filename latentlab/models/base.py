@@ -15,6 +15,9 @@ asked with ``isinstance`` (never by flags or ``hasattr``):
     Encoder             latent(x, y=None) -> (B, D) codes; reconstruct(x, y=None) -> images
     ConditionalEncoder  an Encoder that needs the labels of the images
     LikelihoodModel     posterior(x, y=None) -> (mu, logvar); log_px_given_z(x, z, y=None) -> (S, B)
+    ExactLikelihood     log_prob(x) -> (B,) exact log-likelihood in nats (PixelCNN, Gaussian, KDE)
+    ImportanceSampled   log_likelihood(x, k, generator=None, chunk=None) -> (B,) its own importance-sampled estimate
+    SemiSupervised      trains on partly labelled data (label -1: unlabelled; TrainConfig.labels); classify(x) -> (B,)
     LatentGenerator     a generator of images from codes: noise(n, y=None, generator=None), generate(codes)
 
 Everything a user is handed (samples, codes, reconstructions) is computed without autograd.
@@ -65,7 +68,8 @@ class GenerativeModel(nn.Module):
         return self.loss(x, y, self.schedule()[0])
 
     def fit_end(self, x_train: torch.Tensor) -> None:
-        """Called once after training with the training images (e.g. fit a latent Gaussian)."""
+        """Called after every epoch, before validation, with the training images (fit the AE's latent
+        Gaussian; fit a closed-form density, whose model has no optimiser groups)."""
 
     # --- what users call ----------------------------------------------------------------
     @property
@@ -132,6 +136,41 @@ class LikelihoodModel:
 
     def log_px_given_z(self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """log p(x|z) summed over pixels for S draws per image: x (B, C, H, W), z (S, B, D) -> (S, B)."""
+        raise NotImplementedError
+
+
+class ExactLikelihood:
+    """A model whose likelihood is tractable: ``latentlab eval RUN --nll`` scores it exactly, in the
+    same nats per image as the importance-sampled figure of a LikelihoodModel."""
+
+    continuous: bool = False  # True: a density of grey levels (Gaussian, KDE); False: binary pixels (PixelCNN)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """log p(x) per image, (B,), in nats (a probability for binary pixels, a density for grey levels)."""
+        raise NotImplementedError
+
+
+class ImportanceSampled:
+    """A latent-variable model that estimates its own log-likelihood by importance sampling (Burda et al.
+    2015, eq. 8) where the one-Gaussian-posterior LikelihoodModel does not fit: two stochastic layers (vae2),
+    a mixture prior (vade). ``latentlab eval RUN --nll`` calls it."""
+
+    continuous: bool = False  # True: a density of grey levels; False: binary pixels
+
+    def log_likelihood(self, x: torch.Tensor, k: int, generator: torch.Generator | None = None,
+                       chunk: int | None = None) -> torch.Tensor:
+        """log (1/k) sum_i w_i per image, (B,), in nats; every draw from ``generator``."""
+        raise NotImplementedError
+
+
+class SemiSupervised:
+    """A model that learns from partly labelled data: a training label of -1 marks an unlabelled image
+    (``TrainConfig.labels`` keeps the labels of only that many training images). It is also a classifier."""
+
+    num_classes: int
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """The predicted class of each image, (B,) in 0..num_classes-1."""
         raise NotImplementedError
 
 

@@ -21,6 +21,12 @@ beta = 1 makes the loss a bound on -log p(x). ``warmup`` ramps beta linearly fro
 training steps (a step counter kept in the model, so --resume continues the ramp), which keeps
 latent units from collapsing to the prior early in training.
 
+Tabular data (rows of D standardised features, the (1, 1, D) layout of ``latentlab.data.tabular``):
+only ``arch`` mlp applies, and p(x|z) is Gaussian with mean decoder(z) itself (no sigmoid: features
+are not in [0, 1]): log p(x|z) = log N(x; decoder(z), sigma^2 I), sigma in standardised units.
+``likelihood`` is set to "gaussian" (and recorded so) whatever was given: a Bernoulli does not
+describe standardised features.
+
 The whole family (the conditional VAE in ``cvae.py`` included) shares ``VariationalModel``: the
 objectives, and the LikelihoodModel pieces ``posterior(x, y)`` and ``log_px_given_z(x, z, y)``
 that the importance-sampled test likelihood (``latentlab.evaluation.likelihood``) and the IWAE
@@ -36,8 +42,9 @@ import torch
 
 from latentlab.config import check_choices, setting
 from latentlab.errors import ConfigError
+from latentlab.data.tabular import is_tabular
 from latentlab.models.base import Encoder, GenerativeModel, LikelihoodModel, Sampler
-from latentlab.nn.likelihoods import LIKELIHOODS, log_bernoulli, log_weight_terms, reconstruction_nll
+from latentlab.nn.likelihoods import LIKELIHOODS, log_bernoulli, log_normal, log_weight_terms, reconstruction_nll
 from latentlab.nn.losses import gaussian_kl, reparameterize
 from latentlab.nn.nets import ACTIVATIONS, decoder_net, encoder_net
 
@@ -53,8 +60,9 @@ class VAEConfig:
     layers: int = setting(1, "hidden layers of the MLP encoder and decoder")
     channels: int = setting(32, "channels of the first conv layer (the second has twice as many)")
     activation: str = setting("relu", "activation of the MLP hidden layers", tuple(ACTIVATIONS))
-    likelihood: str = setting("bernoulli", "p(x|z): bernoulli (BCE) or gaussian (MSE)", LIKELIHOODS)
-    sigma: float = setting(0.1, "standard deviation of the gaussian likelihood")
+    likelihood: str = setting("bernoulli", "p(x|z): bernoulli (BCE) or gaussian (MSE); tabular (N, D) data always "
+                              "uses gaussian", LIKELIHOODS)
+    sigma: float = setting(0.1, "standard deviation of the gaussian likelihood (tabular data: in standardised units)")
     beta: float = setting(1.0, "weight of the KL term (beta-VAE; the lecture notes' C): < 1 sharper "
                                "reconstructions, > 1 samples closer to the prior; 1 = the true bound")
     objective: str = setting("elbo", "elbo (Kingma and Welling) or iwae (importance-weighted bound, Burda et al.)", OBJECTIVES)
@@ -84,6 +92,12 @@ class VariationalModel(GenerativeModel, LikelihoodModel):
 
     def __init__(self, cfg: VAEConfig, shape: tuple[int, int, int], num_classes: int | None = None):
         super().__init__(cfg, shape, num_classes)
+        self.tabular = is_tabular(shape)  # rows of standardised features: Gaussian p(x|z) with an identity mean
+        if self.tabular:
+            if cfg.arch != "mlp":
+                raise ValueError(f"tabular data (rows of {shape[-1]} features) has no image for --arch {cfg.arch} to "
+                                 f"convolve: use --arch mlp")
+            cfg.likelihood = "gaussian"  # a Bernoulli does not describe standardised features (config.json records it)
         self.build_nets(cfg, shape)
         if cfg.warmup:
             self.register_buffer("step", torch.zeros((), dtype=torch.long))  # training steps taken, for the warm-up
@@ -116,6 +130,10 @@ class VariationalModel(GenerativeModel, LikelihoodModel):
         """log p(x|z) summed over pixels for S draws per image: x (B, C, H, W), z (S, B, D) -> (S, B)."""
         s, b = z.shape[:2]
         logits = self.decoder_logits(z.flatten(0, 1), None if y is None else y.repeat(s))  # (S*B, C, H, W)
+        if self.tabular:  # log N(x; mean, sigma^2 I), the mean being the decoder's output itself
+            mean = logits.reshape(s, b, -1)  # (S, B, D)
+            logvar = torch.full_like(mean, 2 * math.log(self.cfg.sigma))
+            return log_normal(x.reshape(1, b, -1), mean, logvar)  # (S, B)
         if self.cfg.likelihood == "bernoulli":  # the estimator's inner loop: no copy of x per draw
             return log_bernoulli(logits.reshape(s, b, -1), x)
         xs = x.expand(s, *x.shape).flatten(0, 1)  # (S*B, C, H, W), image b repeated for each draw
@@ -148,8 +166,9 @@ class VariationalModel(GenerativeModel, LikelihoodModel):
     # --- what users call (labels only for a conditional model) -----------------------------
     @torch.no_grad()
     def decode(self, z: torch.Tensor, y: torch.Tensor | int | None = None) -> torch.Tensor:
-        """Mean image of p(x|z[, y]) in [0, 1]: (B, latent) -> (B, C, H, W)."""
-        return torch.sigmoid(self.decoder_logits(z, self.check_labels(y, len(z))))
+        """Mean image of p(x|z[, y]) in [0, 1]: (B, latent) -> (B, C, H, W) (tabular data: the mean row, standardised)."""
+        out = self.decoder_logits(z, self.check_labels(y, len(z)))
+        return out if self.tabular else torch.sigmoid(out)
 
     @torch.no_grad()
     def latent(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

@@ -32,7 +32,7 @@ ARCHS = ("mlp", "conv")
 
 def _check_conv_size(shape: tuple[int, int, int]) -> None:
     if min(shape[1:]) < 4:
-        raise ValueError(f"the conv architecture needs images of at least 4x4, got {shape[1]}x{shape[2]}: use --arch mlp")
+        raise ValueError(f"the conv architecture needs images of at least 4x4, got {shape[1]}x{shape[2]}: resize them (--image-size 4 or more), or train a model with MLP networks on them (gan, or the mlp arch of cgan, acgan, infogan, wgan-gp)")
 
 
 class MLPGenerator(nn.Module):

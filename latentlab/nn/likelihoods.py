@@ -13,13 +13,8 @@ and log p(z) - log q(z|x); the VAE's IWAE objective and the test-likelihood esti
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
-
-if TYPE_CHECKING:
-    from latentlab.models.base import LikelihoodModel
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 LOG_2PI = math.log(2 * math.pi)
@@ -69,7 +64,7 @@ def log_normal(x: torch.Tensor, mu: torch.Tensor | None = None, logvar: torch.Te
     return -0.5 * (d.pow(2) * torch.exp(-logvar) + logvar + LOG_2PI).sum(-1)
 
 
-def log_weight_terms(model: LikelihoodModel, x: torch.Tensor, y: torch.Tensor | None, k: int,
+def log_weight_terms(model, x: torch.Tensor, y: torch.Tensor | None, k: int,
                      q: tuple[torch.Tensor, torch.Tensor] | None = None,
                      generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """k draws z ~ q(z|x) per image; returns (log p(x|z), log p(z) - log q(z|x)), each (k, B).

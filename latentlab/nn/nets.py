@@ -56,7 +56,7 @@ class ConvEncoder(nn.Module):
         super().__init__()
         c, h, w = shape
         if min(h, w) < 4:
-            raise ValueError(f"the conv architecture needs images of at least 4x4, got {h}x{w}: use --arch mlp")
+            raise ValueError(f"the conv architecture needs images of at least 4x4, got {h}x{w}: resize them (--image-size 4 or more), or use --arch mlp")
         (h4, w4) = down_sizes(h, w)[-1]
         self.features = nn.Sequential(
             nn.Conv2d(c, channels, 4, 2, 1), nn.ReLU(),  # (B, ch, H/2, W/2)

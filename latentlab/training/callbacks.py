@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from latentlab.data.tabular import is_tabular
 from latentlab.models.base import GenerativeModel, LatentGenerator
 
 Callback = Callable[[GenerativeModel, Path, int, list[dict]], None]
@@ -66,7 +67,7 @@ def for_model(model: GenerativeModel) -> list[Callback]:
         chosen += [training_frame, dynamics]
     if isinstance(model, InfoGAN):
         chosen.append(code_traversals)
-    if isinstance(model, AE):
+    if isinstance(model, AE) and not is_tabular(model.shape):  # rows of features are no picture
         chosen.append(standard_prior_samples)
     return chosen
 

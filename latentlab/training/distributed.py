@@ -9,12 +9,19 @@ a dead process makes the others fail instead of waiting forever.
 Batch norm: on CUDA it becomes SyncBatchNorm (statistics over the global batch);
 on the CPU each rank normalises with its own batch statistics and DDP broadcasts
 rank 0's running averages (SyncBatchNorm has no CPU kernel).
+
+``launch`` starts such a job on this machine (``latentlab train --nproc N``): torchrun
+in a child process (``python -m latentlab.training.distributed``) whose failure ends
+with one latentlab line naming --resume, not torchrun's ChildFailedError traceback.
 """
 from __future__ import annotations
 
 import datetime
 import math
 import os
+import signal
+import subprocess
+import sys
 
 import torch
 import torch.distributed as tdist
@@ -87,9 +94,14 @@ def all_reduce_sum(values: list[float]) -> list[float]:
 
 def any_rank(flag: bool) -> bool:
     """True on every rank when the flag is True on any rank (Ctrl-C, a NaN)."""
+    return any_ranks([flag])[0]
+
+
+def any_ranks(flags: list[bool]) -> list[bool]:
+    """``any_rank`` of several flags in one collective (Ctrl-C, a checkpoint due)."""
     if not is_distributed():
-        return flag
-    return all_reduce_sum([float(flag)])[0] > 0
+        return list(flags)
+    return [v > 0 for v in all_reduce_sum([float(f) for f in flags])]
 
 
 def num_batches(n: int, batch_size: int) -> int:
@@ -99,11 +111,83 @@ def num_batches(n: int, batch_size: int) -> int:
 
 def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """DistributedDataParallel around the whole model (both networks of a GAN); the model itself otherwise."""
-    if not is_distributed():
-        return model
+    if not is_distributed() or not any(p.requires_grad for p in model.parameters()):
+        return model  # nothing to synchronise: a model fitted in closed form (gaussian, kde) has no parameters
     from torch.nn.parallel import DistributedDataParallel
     if device.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         return DistributedDataParallel(model, device_ids=[device.index], find_unused_parameters=True)
     # Parameters of the group that is not stepping are frozen each step: find_unused_parameters lets DDP skip them.
     return DistributedDataParallel(model, find_unused_parameters=True)
+
+
+def _option(argv: list[str], name: str) -> str | None:
+    """The value of ``--name VALUE`` or ``--name=VALUE`` in argv (the last one), else None."""
+    value = None
+    for i, a in enumerate(argv):
+        if a == name and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif a.startswith(name + "="):
+            value = a.split("=", 1)[1]
+    return value
+
+
+def launch(nproc: int, argv: list[str]) -> int:
+    """Run ``latentlab ARGV`` (without --nproc) as ``nproc`` processes of one job on this machine, under
+    torchrun (PyTorch's launcher). For `train` without --out or --resume the run folder is chosen here, so
+    that every message can name it. Returns the exit code: 0, or the failed process's code (2 bad input,
+    3 disk full, 130 interrupted), or 1 when a process died."""
+    argv = list(argv)
+    if argv[:1] == ["train"] and len(argv) > 1 and _option(argv, "--out") is None and _option(argv, "--resume") is None:
+        from latentlab.config import train_defaults
+        from latentlab.models import get_model_class
+        from latentlab.training.run_folder import default_run_dir
+        try:
+            dataset = _option(argv, "--dataset") or train_defaults(get_model_class(argv[1]))["dataset"]
+            argv += ["--out", str(default_run_dir(argv[1], dataset))]
+        except Exception:  # noqa: BLE001 (an unknown model: each process says so itself)
+            pass
+    cmd = [sys.executable, "-m", "latentlab.training.distributed", "--standalone", f"--nproc-per-node={nproc}",
+           "-m", "latentlab", *argv]
+    print("launching: " + " ".join(cmd), flush=True)
+    return subprocess.call(cmd)
+
+
+def failure_line(rank: int, nproc: int | None, exitcode: int, run_dir: str | None) -> tuple[str | None, int]:
+    """(one line for stderr or None, exit code) for the first process of a job that failed."""
+    if exitcode in (2, 3):  # bad input or a full disk: that process said so itself, with the fix
+        return None, exitcode
+    if exitcode < 0:
+        try:
+            how = f"was killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            how = f"was killed by signal {-exitcode}"
+    else:
+        how = f"exited with code {exitcode}"
+    of = f" of {nproc}" if nproc else ""
+    where = f" in {run_dir} is kept; continue with --resume {run_dir}" if run_dir else \
+        "; continue with --resume RUN_DIR (the run folder the job wrote)"
+    return (f"latentlab: training stopped: process {rank}{of} {how}, so the job stopped; "
+            f"the last complete checkpoint{where}"), (130 if exitcode == 130 else 1)
+
+
+def _torchrun(args: list[str]) -> int:
+    """torchrun's ``run`` with its ChildFailedError turned into ``failure_line``."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+    try:
+        run(parse_args(args))
+    except ChildFailedError as e:
+        rank, failure = e.get_first_failure()
+        nproc = _option(args, "--nproc-per-node") or _option(args, "--nproc_per_node")
+        rest = args[args.index("latentlab") + 1:] if "latentlab" in args else args
+        line, code = failure_line(rank, int(nproc) if nproc and nproc.isdigit() else None, failure.exitcode,
+                                  _option(rest, "--resume") or _option(rest, "--out"))
+        if line:
+            print(line, file=sys.stderr, flush=True)
+        return code
+    return 0
+
+
+if __name__ == "__main__":  # python -m latentlab.training.distributed [torchrun options] -m latentlab ARGS
+    sys.exit(_torchrun(sys.argv[1:]))

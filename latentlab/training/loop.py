@@ -2,19 +2,30 @@
 ``latentlab.models.base.GenerativeModel`` and never branches on the model's type.
 
 Per batch: pick the optimiser group from the model's schedule, freeze every other
-parameter, minimise ``terms["loss"]``, check every term is finite. Per epoch:
-validation pass, one line of metrics.jsonl, checkpoint (and the best checkpoint),
-the model's per-epoch pictures (``latentlab.training.callbacks``), early stopping.
-Ctrl-C finishes the current step, saves, and exits; --resume continues exactly
-where the checkpoint was written, mid-epoch included (``LoopState`` is what it needs).
+parameter, minimise ``terms["loss"]``, check every term is finite; every
+``checkpoint_every`` minutes, a mid-epoch checkpoint. Per epoch: validation pass,
+one line of metrics.jsonl, checkpoint (and the best checkpoint), the model's
+per-epoch pictures (``latentlab.training.callbacks``), early stopping. Rank 0 also
+writes TensorBoard event files (``latentlab.training.events``): the metrics per epoch,
+the training terms every ``log_every`` steps, the sample grid per epoch.
+Ctrl-C (or SIGTERM) finishes the current step, saves, and exits; --resume continues
+exactly where the checkpoint was written, mid-epoch included (``LoopState`` is what
+it needs). A checkpoint is one unit (``run_folder.write_checkpoint``), and the process
+training holds the run folder's lock (``run_folder.lock_run``) from start to end.
+
+Steps, batches and epochs in messages count from 1: "step 25" is the 25th optimiser
+step, and a checkpoint "at epoch 2, step 34" holds the first 34 steps.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import math
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,16 +35,21 @@ from tqdm import tqdm
 
 from latentlab import data as datasets
 from latentlab.config import TrainConfig, from_dict, split_settings, train_defaults
-from latentlab.errors import ConfigError, LatentlabError, TrainingDiverged
+from latentlab.errors import ConfigError, DiskFull, LatentlabError, RunFolderError, TrainingDiverged
 from latentlab.models import get_model_class
 from latentlab.models.base import GenerativeModel
-from latentlab.training import callbacks
+from latentlab.training import callbacks, events
 from latentlab.training import distributed as dist
-from latentlab.training.run_folder import (BEST, CONFIG, METRICS, STATE, WEIGHTS, default_run_dir, load_state, read_metrics,
-                                           read_run, save_state, save_weights, versions, write_json)
+from latentlab.training.run_folder import (BEST, CONFIG, METRICS, PARTS, STATE, WEIGHTS, Checkpoint, check_model_fits_data,
+                                           default_run_dir,
+                                           find_checkpoint, finish_checkpoint, fit_weights, has_checkpoint, is_disk_full,
+                                           last_checkpoint, load_state, lock_run, note, read_metrics, read_run, read_weights,
+                                           state_bytes, versions, weights_bytes, write_checkpoint, write_json, write_metrics)
 
-# Settings that may change when resuming; everything else must match the checkpoint.
-RESUMABLE = ("epochs", "patience", "device", "amp", "progress")
+# Settings that may change when resuming (recorded in config.json, "resumed"); everything else must match
+# the checkpoint. The learning rate and Adam's betas apply from the resumed step on: the advice after a NaN.
+RESUMABLE = ("epochs", "patience", "device", "amp", "progress", "checkpoint_every", "log_every", "lr", "beta1", "beta2")
+_clock = time.monotonic  # what checkpoint_every is measured with (tests replace it)
 
 
 @dataclass
@@ -70,9 +86,14 @@ class LoopState:
     sums: dict[str, tuple[float, int]] = field(default_factory=dict)  # term -> (image-weighted sum, images), this epoch
     seen: int = 0  # images of the current epoch (on this rank)
     world_size: int = 1  # processes when it was saved: a mid-epoch ``batch`` is rescaled when that changes
+    # like sums, since the last step/ point of TensorBoard (rank 0's); saved beside "loop", as "window"
+    window: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Everything but ``window``, which the checkpoint keeps apart (``save_checkpoint``)."""
+        saved = dataclasses.asdict(self)
+        del saved["window"]
+        return saved
 
     @classmethod
     def from_dict(cls, saved: dict) -> "LoopState":
@@ -85,8 +106,15 @@ class LoopState:
         self.seen += n
         for k, v in terms.items():
             key = f"{prefix}/{k}" if prefix else k
-            total, count = self.sums.get(key, (0.0, 0))
-            self.sums[key] = (total + v * n, count + n)
+            for sums in (self.sums, self.window):
+                total, count = sums.get(key, (0.0, 0))
+                sums[key] = (total + v * n, count + n)
+
+    def window_means(self) -> dict[str, float]:
+        """The image-weighted mean of each term since the last call (the step/ scalars of TensorBoard)."""
+        means = {k: total / count for k, (total, count) in self.window.items()}
+        self.window = {}
+        return means
 
     def next_epoch(self, val_loss: float) -> bool:
         """Close the epoch that just ended; True when ``val_loss`` is the best so far."""
@@ -139,8 +167,9 @@ def make_optimizer(cfg: TrainConfig, params: list) -> torch.optim.Optimizer:
 def train(model: str = "vae", resume: str | Path | None = None, data: datasets.Dataset | None = None, **settings: Any) -> Run:
     """Train ``model`` (a name from ``latentlab list``) with flat keyword settings, e.g.
     ``train("vae", dataset="mnist", epochs=5, latent_dim=2)``. A training setting not given takes the
-    model's default (``latentlab.config.train_defaults``). ``resume`` continues a run folder;
-    ``data`` trains on an in-memory ``Dataset`` instead of loading ``dataset`` (its name is recorded)."""
+    model's default (``latentlab.config.train_defaults``). ``resume`` continues a run folder (only the
+    settings in ``RESUMABLE`` may change); ``data`` trains on an in-memory ``Dataset`` instead of loading
+    ``dataset`` (its name is recorded, and so is the binarization it was loaded with)."""
     cls = get_model_class(model)
     if resume is not None:
         info = read_run(resume)
@@ -148,37 +177,79 @@ def train(model: str = "vae", resume: str | Path | None = None, data: datasets.D
             raise ConfigError(f"{resume} is a '{info.model_name}' run, not '{model}': resume it with `latentlab train {info.model_name} --resume {resume}`")
         fixed = sorted(k for k in settings if k not in RESUMABLE)
         if fixed:
-            raise ConfigError(f"cannot change {', '.join(fixed)} when resuming; only {', '.join(RESUMABLE)} may change")
-        train_cfg = dataclasses.replace(info.train, **settings)
-        train_cfg.validate()
+            raise ConfigError(f"cannot change {', '.join(fixed)} when resuming; only {', '.join(RESUMABLE)} may change "
+                              f"(to change the others, start a new run with another --out)")
+        train_cfg = from_dict(TrainConfig, {**dataclasses.asdict(info.train), **settings})
+        if data is not None:
+            carried_settings(data, {"binarize": train_cfg.binarize, "threshold": train_cfg.threshold}, resuming=True)
         return fit(cls, train_cfg, info.model_cfg, run_dir=info.dir, resume=True, data=data)
     train_kw, model_kw = split_settings(cls.Config, settings)
     if data is not None:
         train_kw.setdefault("dataset", data.name)
+        train_kw.update(carried_settings(data, train_kw))
     train_kw = {**train_defaults(cls), **train_kw}
     return fit(cls, from_dict(TrainConfig, train_kw), from_dict(cls.Config, model_kw, "model setting"), data=data)
 
 
+def carried_settings(data: datasets.Dataset, given: dict[str, Any], resuming: bool = False) -> dict[str, Any]:
+    """The settings ``data`` carries from ``load_dataset`` (``Dataset.binarize``, and ``threshold`` for static
+    binarization): honoured and recorded. A different value ``given`` could not take effect and is a
+    ConfigError, with one exception: "dynamic" for data loaded with "none" (the loop draws the Bernoulli
+    pixels per batch, from the grey levels). A Dataset without the field carries nothing."""
+    carried = getattr(data, "binarize", None)
+    if carried is None:
+        return {}
+    asked = given.get("binarize")
+    if asked is not None and asked != carried and not (carried == "none" and asked == "dynamic"):
+        what = "the run was trained with" if resuming else "the setting given here is"
+        raise ConfigError(f"binarize={asked!r} cannot take effect: the data were loaded with load_dataset(..., binarize={carried!r}) "
+                          f"and {what} binarize={asked!r}; load the data with binarize={asked!r}"
+                          + ("" if resuming else ", or leave binarize out here (the data's is then used and recorded)"))
+    out = {"binarize": asked or carried}
+    threshold = getattr(data, "threshold", None)
+    if carried == "static" and threshold is not None:
+        if given.get("threshold", threshold) != threshold:
+            raise ConfigError(f"threshold={given['threshold']} cannot take effect: the data were thresholded at {threshold} when "
+                              f"loaded (binarize='static'); load them with threshold={given['threshold']}, or leave threshold out here")
+        out["threshold"] = threshold
+    return out
+
+
 class _StopFlag:
-    """Turns Ctrl-C into a flag checked between steps, so a step is never cut in half."""
+    """Turns Ctrl-C (SIGINT) and SIGTERM into a flag checked between steps, so a step is never cut in half.
+    A second signal stops at once: the checkpoint being written, if any, is left incomplete and the last
+    complete one is kept."""
+
+    run_dir: Path | None = None  # named in the message of a second signal
 
     def __init__(self) -> None:
         self.set = False
-        self._old = None
+        self._old: dict[int, Any] = {}
 
     def __enter__(self) -> "_StopFlag":
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handle)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum, frame) -> None:
         if self.set:  # a second Ctrl-C stops at once
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt(self.stopped_at_once())
         self.set = True
 
+    def stopped_at_once(self) -> str:
+        if self.run_dir is None:
+            return "interrupted again: stopped at once"
+        kept = last_checkpoint(self.run_dir)
+        if kept is None:
+            return (f"interrupted again: stopped at once, before the first checkpoint; "
+                    f"--resume {self.run_dir} starts the run over")
+        return (f"interrupted again: stopped at once; the last complete checkpoint ({kept}) in {self.run_dir} is kept: "
+                f"continue with --resume {self.run_dir}")
+
     def __exit__(self, *exc) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 def fit(cls: type[GenerativeModel], cfg: TrainConfig, model_cfg: Any, run_dir: Path | None = None, resume: bool = False,
@@ -188,8 +259,14 @@ def fit(cls: type[GenerativeModel], cfg: TrainConfig, model_cfg: Any, run_dir: P
     rank0 = dist.rank() == 0
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
     if data is None:
-        data = datasets.load_dataset(cfg.dataset, cfg.data_dir, cfg.val_fraction, cfg.seed, cfg.image_size,
-                                     cfg.binarize, cfg.threshold)
+        # a resumed tabular run re-applies the standardisation it recorded instead of fitting it again
+        standardization = read_run(run_dir).standardization if resume else None
+        try:
+            data = datasets.load_dataset(cfg.dataset, cfg.data_dir, cfg.val_fraction, cfg.seed, cfg.image_size,
+                                         cfg.binarize, cfg.threshold, standardization=standardization)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt("interrupted while loading the data; nothing was written") from None
+    check_model_fits_data(cls, data)
     try:
         model: GenerativeModel = cls(model_cfg, data.shape, data.num_classes).to(device)
     except ValueError as e:  # an architecture that does not fit the data
@@ -200,27 +277,189 @@ def fit(cls: type[GenerativeModel], cfg: TrainConfig, model_cfg: Any, run_dir: P
     trainer = Trainer(model, dist.wrap(model, device),  # DDP when launched by torchrun, else the model itself
                       groups, {g: make_optimizer(cfg, ps) for g, ps in groups.items()}, amp=device.type == "cuda" and cfg.amp)
     run_dir = Path(dist.broadcast(str(run_dir or cfg.out or default_run_dir(cls.name, cfg.dataset))))
-    state = LoopState()
-    if resume:
-        state = restore(run_dir, trainer)
-    elif rank0:
-        start_run_dir(run_dir, cls, cfg, model_cfg, data)
-    if dist.world_size() > 1:  # independent noise per rank, reproducible from (seed, rank, step)
-        torch.manual_seed(cfg.seed + 7919 * dist.rank() + 104729 * state.step)
-    dist.barrier()
-    try:
-        status = loop(trainer, data, cfg, run_dir, state)
-    except RuntimeError as e:
-        if not dist.is_distributed():
-            raise
-        raise dist.DistributedError(
-            f"rank {dist.rank()} lost the other processes ({str(e).splitlines()[0]}): one of them died or the network failed. "
-            f"The last checkpoint in {run_dir} is kept; start the job again with --resume {run_dir}") from e
-    dist.barrier()
-    metrics = read_metrics(run_dir)
-    if rank0:
-        callbacks.at_end(model, data, run_dir, metrics)
+    with contextlib.ExitStack() as writing, disk_full(run_dir):
+        try:
+            state = open_run(writing, run_dir, trainer, cls, cfg, model_cfg, data, resume)
+            if dist.world_size() > 1:  # independent noise per rank, reproducible from (seed, rank, step)
+                torch.manual_seed(cfg.seed + 7919 * dist.rank() + 104729 * state.step)
+            dist.barrier()
+            status = loop(trainer, data, cfg, run_dir, state)
+            dist.barrier()
+        except RuntimeError as e:
+            if not dist.is_distributed():
+                raise
+            raise dist.DistributedError(
+                f"rank {dist.rank()} lost the other processes ({str(e).splitlines()[0] if str(e) else type(e).__name__}): "
+                f"one of them died or the network failed. {kept_advice(run_dir)}") from e
+        metrics = read_metrics(run_dir)
+        if rank0:
+            callbacks.at_end(model, data, run_dir, metrics)
     return Run(run_dir, model.eval(), cfg, metrics, status)
+
+
+def kept_advice(run_dir: Path, lr: float | None = None) -> str:
+    """What is kept in ``run_dir`` and how to go on (``lr``: suggest a tenth of it)."""
+    kept = last_checkpoint(run_dir)
+    lower = f" --lr {lr / 10:.3g}" if lr else ""
+    if kept is None:
+        return (f"No checkpoint was written yet: --resume {run_dir}{lower} starts the run over"
+                + (" with a lower learning rate" if lr else ""))
+    return f"The last complete checkpoint ({kept}) in {run_dir} is kept; continue with --resume {run_dir}{lower}"
+
+
+@contextlib.contextmanager
+def disk_full(run_dir: Path) -> Iterator[None]:
+    """A full disk (or quota) while writing the run folder becomes DiskFull (exit code 3), naming the
+    checkpoint that is kept."""
+    try:
+        yield
+    except OSError as e:
+        if not is_disk_full(e):
+            raise
+        kept = last_checkpoint(run_dir) if (run_dir / CONFIG).exists() else None
+        what = f"the last complete checkpoint ({kept}) is kept in {run_dir}" if kept else \
+            f"no checkpoint was complete yet ({run_dir} can be resumed: it starts over)"
+        raise DiskFull(f"the disk is full ({e.strerror or 'no space left'}{': ' + str(e.filename) if e.filename else ''}); "
+                       f"{what}; free space and continue with --resume {run_dir}") from e
+
+
+def open_run(writing: contextlib.ExitStack, run_dir: Path, trainer: Trainer, cls: type[GenerativeModel], cfg: TrainConfig,
+             model_cfg: Any, data: datasets.Dataset, resume: bool) -> LoopState:
+    """Rank 0 takes the run folder's lock (held until ``writing`` closes) and starts the folder, or readies
+    it for resuming; then every rank restores the checkpoint. A problem on rank 0 is raised on every rank."""
+    problem, checkpoint = None, None
+    if dist.rank() == 0:
+        try:
+            writing.enter_context(lock_run(run_dir))
+            if resume:
+                checkpoint = ready_to_resume(run_dir, cfg)
+            else:
+                start_run_dir(run_dir, cls, cfg, model_cfg, data)
+        except Exception as e:  # noqa: BLE001 (raised below, on every rank)
+            problem = e
+    if dist.is_distributed():
+        shared = dist.broadcast(problem if problem is None or isinstance(problem, LatentlabError) else
+                                RunFolderError(f"rank 0 could not open {run_dir}: {type(problem).__name__}: {problem}"))
+        problem = problem or shared
+    if problem is not None:
+        raise problem
+    if not resume:
+        return LoopState()
+    return restore(run_dir, trainer, cfg, checkpoint if dist.rank() == 0 else find_checkpoint(run_dir, (WEIGHTS, STATE)))
+
+
+def start_run_dir(run_dir: Path, cls: type[GenerativeModel], cfg: TrainConfig, model_cfg: Any, data: datasets.Dataset) -> None:
+    """config.json and an empty metrics.jsonl. A folder with a config.json but no checkpoint (its training
+    stopped before the first save) is started over; one with a checkpoint is never overwritten."""
+    if (run_dir / CONFIG).exists():
+        if has_checkpoint(run_dir):
+            raise ConfigError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or choose another --out")
+        note(f"{run_dir} holds a run that stopped before its first checkpoint: starting it over")
+        finish_checkpoint(None, run_dir)
+    from latentlab.training.run_folder import data_record
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / CONFIG, {
+        "model": cls.name,
+        "train": dataclasses.asdict(cfg),
+        "model_config": dataclasses.asdict(model_cfg),
+        "data": data_record(data),  # with a tabular dataset's standardisation, which run_dataset re-applies
+        "versions": versions(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    })
+    write_metrics(run_dir, [])
+
+
+def ready_to_resume(run_dir: Path, cfg: TrainConfig) -> Checkpoint | None:
+    """Rank 0, holding the lock: verify the last complete checkpoint against its manifest (a mismatched
+    pair is refused), finish a commit that was cut short, drop what an unfinished one left, and record
+    the resume (and any setting it changes) in config.json. None: no checkpoint yet, the run starts over."""
+    checkpoint = find_checkpoint(run_dir, PARTS, optional=(BEST,))
+    if checkpoint is not None and STATE not in checkpoint.files:
+        raise RunFolderError(f"{run_dir} has {WEIGHTS} but no {STATE} (the optimiser and RNG states --resume needs): it cannot "
+                             f"be continued exactly; start a new run with another --out (the weights still load)")
+    for line in finish_checkpoint(checkpoint, run_dir):
+        note(line)
+    if checkpoint is None:
+        note(f"{run_dir} has no checkpoint yet (its training stopped before the first save): starting the run over")
+        write_metrics(run_dir, [])
+    config = json.loads((run_dir / CONFIG).read_text())
+    before = dataclasses.asdict(read_run(run_dir).train)
+    after = dataclasses.asdict(cfg)
+    changed = {k: {"from": before[k], "to": after[k]} for k in RESUMABLE if before[k] != after[k]}
+    config["train"] = {**config["train"], **{k: after[k] for k in changed}}
+    config.setdefault("resumed", []).append({
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "from": checkpoint.describe() if checkpoint is not None else "the start (no checkpoint yet)",
+        "changed": changed})
+    write_json(run_dir / CONFIG, config)
+    return checkpoint
+
+
+def restore(run_dir: Path, trainer: Trainer, cfg: TrainConfig, checkpoint: Checkpoint | None) -> LoopState:
+    """Weights, optimiser states, RNG states and the loop's place from the run's last complete checkpoint
+    (none: a fresh start). ``cfg``'s learning rate and Adam betas apply from here on."""
+    if checkpoint is None:
+        return LoopState(world_size=dist.world_size())
+    saved = load_state(checkpoint.files[STATE])
+    fit_weights(trainer.model, read_weights(checkpoint.files[WEIGHTS]), checkpoint.files[WEIGHTS])
+    try:
+        for g, opt in trainer.opts.items():
+            opt.load_state_dict(saved["optimizers"][g])
+        torch.set_rng_state(saved["rng"])
+        state = LoopState.from_dict(saved["loop"])
+        state.window = dict(saved.get("window", {}))
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise RunFolderError(f"{checkpoint.files[STATE]} does not fit this run ({type(e).__name__}: {e}): it comes from another "
+                             f"run or model; restore it from the original run, or start over with another --out") from None
+    for opt in trainer.opts.values():  # --lr, --beta1, --beta2 given with --resume take effect (else: the same values)
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr
+            if "betas" in group:
+                group["betas"] = (cfg.beta1, cfg.beta2)
+    if torch.cuda.is_available() and saved.get("cuda_rng") is not None:
+        torch.cuda.set_rng_state_all(saved["cuda_rng"])
+    if saved.get("sums_of_all_ranks") and dist.rank() != 0:  # the epoch's running sums are rank 0's to carry
+        state.sums, state.seen = {}, 0
+    if state.batch and state.world_size != dist.world_size():
+        # mid-epoch checkpoint from another number of processes: continue after as many images as were seen
+        state.batch = round(state.batch * state.world_size / dist.world_size())
+    state.world_size = dist.world_size()
+    # metrics.jsonl keeps only the epochs the checkpoint has seen
+    rows = [r for r in read_metrics(run_dir) if r["epoch"] <= state.epoch]
+    if dist.rank() == 0:
+        write_metrics(run_dir, rows)
+    return state
+
+
+def checkpoint(run_dir: Path, trainer: Trainer, state: LoopState, best: bool = False) -> None:
+    """Every rank calls it at the same step; rank 0 writes. Mid-epoch under DDP, the epoch's running sums
+    are first summed over the ranks, so that the resumed epoch's metrics count every image once."""
+    loop = {**state.to_dict(), "world_size": dist.world_size()}
+    over_ranks = dist.is_distributed() and state.batch > 0
+    if over_ranks:
+        keys = sorted(state.sums)
+        totals = dist.all_reduce_sum([v for k in keys for v in state.sums[k]] + [state.seen])
+        loop["sums"] = {k: (totals[2 * i], int(totals[2 * i + 1])) for i, k in enumerate(keys)}
+        loop["seen"] = int(totals[-1])
+    if dist.rank() == 0:
+        save_checkpoint(run_dir, trainer, state, best, loop, over_ranks)
+
+
+def save_checkpoint(run_dir: Path, trainer: Trainer, state: LoopState, best: bool = False, loop: dict | None = None,
+                    sums_of_all_ranks: bool = False) -> None:
+    """Write the checkpoint as one unit (``run_folder.write_checkpoint``): weights, optimiser and RNG states, the loop."""
+    state.world_size = dist.world_size()
+    saved = {
+        "optimizers": {g: o.state_dict() for g, o in trainer.opts.items()},
+        "rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "loop": loop or state.to_dict(),
+        "window": state.window,  # the step/ scalars' running sums: a resumed run logs what an unstopped one would
+    }
+    if sums_of_all_ranks:
+        saved["sums_of_all_ranks"] = True
+    write_checkpoint(run_dir, weights_bytes(trainer.model, epoch=state.epoch, batch=state.batch, step=state.step),
+                     state_bytes(saved), state.epoch, state.batch, state.step, best=best)
 
 
 def loop(trainer: Trainer, data: datasets.Dataset, cfg: TrainConfig, run_dir: Path, state: LoopState) -> str:
@@ -232,14 +471,21 @@ def loop(trainer: Trainer, data: datasets.Dataset, cfg: TrainConfig, run_dir: Pa
     several = len(trainer.groups) > 1  # the logged terms are then named by group
     dynamic = cfg.binarize == "dynamic"
     after_epoch = callbacks.for_model(model) if rank0 else []
-    with _StopFlag() as stop:
+    every = 60.0 * cfg.checkpoint_every  # seconds between mid-epoch checkpoints (0: none)
+    saved_at = _clock()
+    log_every = cfg.log_every  # steps between two points of the step/ scalars (0: none)
+    with _StopFlag() as stop, events.EventLog(run_dir, state.step, enabled=rank0) as board:
+        stop.run_dir = run_dir
         for epoch in range(state.epoch, cfg.epochs):
             model.train()
             started = time.perf_counter()
-            bar = tqdm(total=dist.num_batches(len(data.train), cfg.batch_size), initial=state.batch,
+            n_batches = dist.num_batches(len(data.train), cfg.batch_size)
+            bar = tqdm(total=n_batches, initial=state.batch,
                        desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (cfg.progress and rank0), leave=False, dynamic_ncols=True)
             batches = datasets.iterate_batches(data.train, cfg.batch_size, shuffle=True, epoch=epoch, seed=cfg.seed,
                                                rank=dist.rank(), world_size=dist.world_size())
+            if not schedule:  # a model fitted in closed form by fit_end (gaussian, kde) takes no optimiser steps
+                batches = iter(())
             interrupted = False
             for i, (x, y) in enumerate(batches):
                 if i < state.batch:
@@ -250,29 +496,40 @@ def loop(trainer: Trainer, data: datasets.Dataset, cfg: TrainConfig, run_dir: Pa
                 group = schedule[state.step % len(schedule)]
                 terms = trainer.step(group, x, y)
                 if dist.any_rank(not all(map(math.isfinite, terms.values()))):
-                    check_finite(terms, state, run_dir)
-                    raise TrainingDiverged(f"a loss became NaN or infinite on another rank at step {state.step}; "
-                                           f"the last good checkpoint in {run_dir} is kept")
+                    check_finite(terms, state, run_dir, cfg.lr)
+                    raise TrainingDiverged(f"a loss became NaN or infinite on another rank at step {state.step + 1} "
+                                           f"(epoch {state.epoch + 1}, batch {state.batch + 1}); training stopped. "
+                                           f"{kept_advice(run_dir, cfg.lr)}, or start over with another --optimizer")
                 state.accumulate(terms, group if several else "", len(x))
                 state.batch += 1
                 state.step += 1
+                if log_every and state.step % log_every == 0:  # the terms since the last point, on this rank's batches
+                    board.scalars("step", state.window_means(), state.step)
                 bar.update()
                 bar.set_postfix({k: f"{v:.3g}" for k, v in terms.items()}, refresh=False)
-                if dist.any_rank(stop.set):
-                    interrupted = True
+                due = every > 0 and state.batch < n_batches and _clock() - saved_at >= every
+                interrupted, due = dist.any_ranks([stop.set, due])
+                if interrupted:
                     break
+                if due:  # mid-epoch: at most checkpoint_every minutes of work are ever lost
+                    checkpoint(run_dir, trainer, state)
+                    saved_at = _clock()
             bar.close()
             if interrupted:
-                if rank0:
-                    save_checkpoint(run_dir, trainer, state)
-                raise KeyboardInterrupt(f"interrupted: checkpoint saved in {run_dir}; continue with --resume {run_dir}")
+                checkpoint(run_dir, trainer, state)
+                saved = Checkpoint(run_dir, state.epoch, state.batch, state.step, {}, True).describe()
+                raise KeyboardInterrupt(f"interrupted: checkpoint saved in {run_dir} ({saved}); continue with --resume {run_dir}")
             row = end_epoch(model, data, cfg, state, started)
             improved = state.next_epoch(row.get("val_loss", math.inf))
             if rank0:
                 with open(run_dir / METRICS, "a") as f:
                     f.write(json_line(row))
-                save_checkpoint(run_dir, trainer, state, best=improved)
+            checkpoint(run_dir, trainer, state, best=improved)
+            saved_at = _clock()
+            if rank0:
                 callbacks.run(after_epoch, model, run_dir, state.epoch, read_metrics(run_dir))
+                board.scalars("epoch", row, state.step)
+                board.samples(model, state.step)
                 if cfg.progress:
                     print(format_row(row), flush=True)
             if cfg.patience and state.bad_epochs >= cfg.patience:
@@ -288,66 +545,13 @@ def end_epoch(model: GenerativeModel, data: datasets.Dataset, cfg: TrainConfig, 
     totals = dist.all_reduce_sum([v for k in keys for v in state.sums[k]] + [state.seen])
     row = {"epoch": state.epoch + 1, **{f"train_{k}": totals[2 * i] / totals[2 * i + 1] for i, k in enumerate(keys)}}
     model.eval()
+    model.fit_end(data.train.x)  # before the validation pass, so that it scores the fitted model (gaussian, kde)
     if len(data.val):
         val = evaluate(model, data.val, cfg.batch_size, cfg.binarize == "dynamic", cfg.seed)
         row.update({f"val_{k}": v for k, v in dist.broadcast(val).items()})  # one decision for early stopping
     row["seconds"] = round(time.perf_counter() - started, 3)
     row["images_per_s"] = round(totals[-1] / max(row["seconds"], 1e-9), 1)
-    model.fit_end(data.train.x)
     return row
-
-
-def start_run_dir(run_dir: Path, cls: type[GenerativeModel], cfg: TrainConfig, model_cfg: Any, data: datasets.Dataset) -> None:
-    if (run_dir / CONFIG).exists():
-        raise ConfigError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or choose another --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / CONFIG, {
-        "model": cls.name,
-        "train": dataclasses.asdict(cfg),
-        "model_config": dataclasses.asdict(model_cfg),
-        "data": {"name": data.name, "shape": list(data.shape), "num_classes": data.num_classes, "classes": data.classes,
-                 "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)}},
-        "versions": versions(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    })
-    (run_dir / METRICS).write_text("")
-
-
-def restore(run_dir: Path, trainer: Trainer) -> LoopState:
-    """Weights, optimiser states, RNG states and the loop's place from the run's last checkpoint."""
-    from safetensors.torch import load_file
-    if not (run_dir / STATE).is_file():
-        raise LatentlabError(f"{run_dir} has no {STATE}: it has no checkpoint to resume from")
-    saved = load_state(run_dir / STATE)
-    trainer.model.load_state_dict(load_file(run_dir / WEIGHTS))
-    for g, opt in trainer.opts.items():
-        opt.load_state_dict(saved["optimizers"][g])
-    torch.set_rng_state(saved["rng"])
-    if torch.cuda.is_available() and saved.get("cuda_rng") is not None:
-        torch.cuda.set_rng_state_all(saved["cuda_rng"])
-    state = LoopState.from_dict(saved["loop"])
-    if state.batch and state.world_size != dist.world_size():
-        # mid-epoch checkpoint from another number of processes: continue after as many images as were seen
-        state.batch = round(state.batch * state.world_size / dist.world_size())
-    state.world_size = dist.world_size()
-    # metrics.jsonl keeps only the epochs the checkpoint has seen
-    rows = [r for r in read_metrics(run_dir) if r["epoch"] <= state.epoch]
-    if dist.rank() == 0:
-        (run_dir / METRICS).write_text("".join(json_line(r) for r in rows))
-    return state
-
-
-def save_checkpoint(run_dir: Path, trainer: Trainer, state: LoopState, best: bool = False) -> None:
-    save_weights(trainer.model, run_dir / WEIGHTS)
-    if best:
-        save_weights(trainer.model, run_dir / BEST)
-    state.world_size = dist.world_size()
-    save_state(run_dir / STATE, {
-        "optimizers": {g: o.state_dict() for g, o in trainer.opts.items()},
-        "rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-        "loop": state.to_dict(),
-    })
 
 
 def to_device(x: torch.Tensor, y: torch.Tensor | None, device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -359,12 +563,13 @@ def to_device(x: torch.Tensor, y: torch.Tensor | None, device: torch.device) -> 
     return x, (y.to(device, non_blocking=True) if y is not None else None)
 
 
-def check_finite(terms: dict[str, float], state: LoopState, run_dir: Path) -> None:
+def check_finite(terms: dict[str, float], state: LoopState, run_dir: Path, lr: float | None = None) -> None:
+    """TrainingDiverged naming the first term that is not finite, where (1-based), and what is kept."""
     for k, v in terms.items():
         if not math.isfinite(v):
             raise TrainingDiverged(
-                f"loss term '{k}' became {v} at step {state.step} (epoch {state.epoch + 1}, batch {state.batch + 1}); "
-                f"training stopped and the last good checkpoint in {run_dir} is kept. Try a lower --lr, or another --optimizer")
+                f"loss term '{k}' became {v} at step {state.step + 1} (epoch {state.epoch + 1}, batch {state.batch + 1}); "
+                f"training stopped. {kept_advice(run_dir, lr)}, or start over with another --optimizer")
 
 
 @torch.no_grad()

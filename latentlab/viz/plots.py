@@ -5,7 +5,7 @@ reconstructions.png  test inputs (upper rows) above their reconstructions (lower
 losses.png           every loss term per epoch, train solid and validation dashed
 latent.png           test-set latent means coloured by label (first two PCA axes if the latent has > 2 dims)
 dynamics.png         a GAN's game per epoch: losses, discriminator outputs, the generator's gradient signal
-report.html          all of the above (and any other picture in the folder) with the metrics table
+report.html          all of the above (and any other picture in the folder), the sample metrics beside their floors, the metrics table
 
 Which pictures a model gets follows from the interfaces it implements (``latentlab.models.base``).
 matplotlib is imported on the first figure (``pyplot()``), not with this module.
@@ -156,13 +156,23 @@ def plot_dynamics(metrics: list[dict], path: Path, critic: bool = False) -> Path
 
 @torch.no_grad()
 def make_pictures(model, data, run_dir: str | Path, metrics: list[dict], n: int = 64) -> list[Path]:
-    """Every picture the model's interfaces allow, then report.html. Samples are drawn from a
-    generator seeded 0, so the pictures of a run are the same however often they are made."""
+    """Every picture the model's interfaces and the data allow, then report.html. Samples are drawn from a
+    generator seeded 0, so the pictures of a run are the same however often they are made.
+
+    Nothing fails for want of data: with fewer test images than a picture needs (none: no reconstructions;
+    fewer than 2: no latent map) the picture is left out, and so are the image grids of tabular data
+    (rows of features, not images); one note then says what was skipped and why."""
+    from latentlab.data.tabular import is_tabular
+    from latentlab.training.run_folder import note
     run_dir = Path(run_dir)
     model.eval()
     made: list[Path] = []
+    skipped: list[str] = []
+    tabular = is_tabular(tuple(data.shape))
     generator = torch.Generator(device=model.device).manual_seed(0)
-    if isinstance(model, ConditionalSampler):  # one row per label
+    if isinstance(model, Sampler) and tabular:
+        skipped.append("samples.png (tabular data: `latentlab sample RUN` writes sampled rows as .npy)")
+    elif isinstance(model, ConditionalSampler):  # one row per label
         per = 10
         y = torch.arange(model.num_classes, device=model.device).repeat_interleave(per)
         made.append(save_grid(model.sample(len(y), y, generator=generator), run_dir / "samples.png", nrow=per))
@@ -170,19 +180,34 @@ def make_pictures(model, data, run_dir: str | Path, metrics: list[dict], n: int 
         made.append(save_grid(model.sample(n, generator=generator), run_dir / "samples.png"))
     # a conditional encoder (the CVAE) encodes an image together with its label: it needs a labelled test set
     with_labels = isinstance(model, ConditionalEncoder)
+    count = len(data.test.x)
     if isinstance(model, Encoder) and (not with_labels or data.test.y is not None):
         x = data.test.x[:5000].to(model.device)  # (N, C, H, W)
         y = data.test.y[:5000].to(model.device) if with_labels else None  # (N,)
-        rec = model.reconstruct(x[:32], y[:32] if with_labels else None)
-        made.append(save_grid(torch.cat([x[:16], rec[:16], x[16:32], rec[16:]]), run_dir / "reconstructions.png", nrow=16))
-        ys = y.split(1000) if with_labels else [None] * len(x.split(1000))
-        codes = torch.cat([model.latent(xb, yb) for xb, yb in zip(x.split(1000), ys)]).cpu().numpy()  # (N, D)
-        labels = data.test.y[:5000].numpy() if data.test.y is not None else None
-        made.append(plot_latent(codes, labels, run_dir / "latent.png", data.classes))
+        if tabular:
+            skipped.append("reconstructions.png (tabular data: `latentlab reconstruct RUN` writes rows and their "
+                           "reconstructions as .npz)")
+        elif count == 0:
+            skipped.append("reconstructions.png (the test split is empty)")
+        else:
+            k = min(16, count)  # images per row: inputs above their reconstructions, one or two pairs of rows
+            m = 2 * k if count >= 2 * k else k
+            rec = model.reconstruct(x[:m], y[:m] if with_labels else None)
+            rows = [x[:k], rec[:k]] + ([x[k:m], rec[k:m]] if m > k else [])
+            made.append(save_grid(torch.cat(rows), run_dir / "reconstructions.png", nrow=k))
+        if count < 2:
+            skipped.append(f"latent.png (the test split has {count} image{'' if count == 1 else 's'}; a map needs 2 or more)")
+        else:
+            ys = y.split(1000) if with_labels else [None] * len(x.split(1000))
+            codes = torch.cat([model.latent(xb, yb) for xb, yb in zip(x.split(1000), ys)]).cpu().numpy()  # (N, D)
+            labels = data.test.y[:5000].numpy() if data.test.y is not None else None
+            made.append(plot_latent(codes, labels, run_dir / "latent.png", data.classes))
     loss_plot = plot_losses(metrics, run_dir / "losses.png")
     if loss_plot:
         made.append(loss_plot)
     made.append(write_report(run_dir, metrics))
+    if skipped:
+        note(f"pictures skipped: {'; '.join(skipped)}. Written: {', '.join(p.name for p in made)}")
     return made
 
 
@@ -190,7 +215,8 @@ PICTURE_ORDER = ("samples.png", "reconstructions.png", "losses.png", "latent.png
 
 
 def write_report(run_dir: Path, metrics: list[dict] | None = None) -> Path:
-    """report.html: config, metrics table and every picture in the run folder."""
+    """report.html: pictures, the sample metrics beside their floors with a reading, the other
+    evaluation figures, the metrics per epoch (scrolling sideways when wide) and the settings."""
     run_dir = Path(run_dir)
     cfg = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").exists() else {}
     pictures = [p for p in PICTURE_ORDER if (run_dir / p).exists()]
@@ -198,18 +224,18 @@ def write_report(run_dir: Path, metrics: list[dict] | None = None) -> Path:
     rows = metrics or []
     cols = list(dict.fromkeys(k for r in rows for k in r))
     table = "".join("<tr>" + "".join(f"<td>{_fmt(r.get(c))}</td>" for c in cols) + "</tr>" for r in rows)
-    extra = ""
-    for name in sorted(run_dir.glob("eval*.json")):
-        extra += f"<h2>{html.escape(name.name)}</h2><pre>{html.escape(name.read_text())}</pre>"
+    evaluations = "".join(_evaluation_html(path) for path in sorted(run_dir.glob("eval*.json")))
     body = f"""<!doctype html><html><head><meta charset="utf-8"><title>latentlab run {html.escape(run_dir.name)}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1200px}} img{{max-width:100%;border:1px solid #ccc}}
 table{{border-collapse:collapse;font-size:0.85em}} td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}
+td.text{{text-align:left}} .scroll{{overflow-x:auto;max-width:100%}} .scroll th{{position:sticky;top:0;background:#f4f4f4}}
+.scroll td:first-child,.scroll th:first-child{{position:sticky;left:0;background:#f4f4f4}}
 figure{{display:inline-block;margin:0.5em;vertical-align:top;max-width:560px}}</style></head><body>
 <h1>{html.escape(cfg.get('model', '?'))} on {html.escape(cfg.get('data', {}).get('name', '?'))}</h1>
 <p>{html.escape(str(run_dir))}</p>
 {''.join(f'<figure><img src="{html.escape(p)}"><figcaption>{html.escape(p)}</figcaption></figure>' for p in pictures)}
-<h2>Metrics per epoch</h2><table><tr>{''.join(f'<th>{html.escape(c)}</th>' for c in cols)}</tr>{table}</table>
-{extra}
+{evaluations}
+<h2>Metrics per epoch</h2><div class="scroll"><table><tr>{''.join(f'<th>{html.escape(c)}</th>' for c in cols)}</tr>{table}</table></div>
 <h2>Settings</h2><pre>{html.escape(json.dumps({k: cfg.get(k) for k in ('train', 'model_config', 'data', 'versions')}, indent=2))}</pre>
 </body></html>"""
     path = run_dir / "report.html"
@@ -217,5 +243,36 @@ figure{{display:inline-block;margin:0.5em;vertical-align:top;max-width:560px}}</
     return path
 
 
+def _evaluation_html(path: Path) -> str:
+    """One evaluation file as tables: the sample metrics beside their floors with a reading (from
+    ``latentlab.evaluation.summary``), then every other figure by name."""
+    from latentlab.evaluation.summary import evaluator_line, sample_rows
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        return f"<h2>{html.escape(path.name)}</h2><p>cannot be read ({html.escape(str(e))}); run `latentlab eval` again</p>"
+    if not isinstance(result, dict):
+        return ""
+    out = ""
+    samples = sample_rows(result)
+    if samples:
+        cells = "".join(f"<tr><th>{html.escape(r['metric'])}</th><td>{html.escape(r['value'])}</td><td>{html.escape(r['bound'])}</td>"
+                        f"<td class=\"text\">{html.escape(r['reading'])}</td></tr>" for r in samples)
+        histogram = result.get("samples_label_histogram")
+        per_class = ("<p>samples per predicted class: " + html.escape(", ".join(f"{i}: {c}" for i, c in enumerate(histogram)))
+                     + "</p>") if isinstance(histogram, list) else ""
+        out += (f"<h2>Sample quality ({html.escape(path.name)})</h2><p>{html.escape(evaluator_line(result))}</p>"
+                f"<table class=\"samples\"><tr><th>metric</th><th>value</th><th>real images (floor, ceiling)</th><th>reading</th></tr>{cells}</table>"
+                f"{per_class}")
+    others = {k: v for k, v in result.items() if not (samples and k.startswith(("samples_", "evaluator")))}
+    if others:
+        cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{_fmt(v)}</td></tr>" for k, v in others.items())
+        title = "Test-set figures" if samples or path.name == "eval.json" else "Evaluation"
+        out += f"<h2>{title} ({html.escape(path.name)})</h2><div class=\"scroll\"><table>{cells}</table></div>"
+    return out
+
+
 def _fmt(v) -> str:
+    if isinstance(v, (dict, list)):
+        return html.escape(json.dumps(v))
     return f"{v:.5g}" if isinstance(v, float) else html.escape(str(v if v is not None else ""))

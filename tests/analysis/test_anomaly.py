@@ -107,3 +107,60 @@ def test_one_class_protocol_writes_table_json_and_plots(tmp_path):
     # the detector of class 1 was trained on class-1 images only
     sizes = json.loads((tmp_path / "class-1/seed-0/run/config.json").read_text())["data"]["sizes"]
     assert sizes["train"] + sizes["val"] == int((latentlab.load_dataset("digits", val_fraction=0).train.y == 1).sum())
+
+
+# --- a trained run, scored without training ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def protocol_run(tmp_path_factory):
+    """A run of the one-class protocol (normal class 3) and the protocol's own result."""
+    out = tmp_path_factory.mktemp("protocol")
+    result = anomaly.one_class("ae", "digits", out, normal=[3], seeds=[0], log=None, **SMALL)
+    return out / "class-3" / "seed-0" / "run", result
+
+
+def test_the_protocol_records_the_dataset_and_the_normal_class(protocol_run):
+    run, _ = protocol_run
+    assert json.loads((run / "normal.json").read_text()) == {"dataset": "digits", "normal_class": 3,
+                                                             "images": int((latentlab.load_dataset("digits", val_fraction=0).train.y == 3).sum())}
+    assert json.loads((run / "config.json").read_text())["train"]["dataset"] == "digits"  # its commands load it again
+
+
+def test_score_run_ranks_the_test_images_and_reproduces_the_protocols_auc(protocol_run, tmp_path):
+    run, protocol = protocol_run
+    result, data = anomaly.score_run(run, log=None)
+    assert result.normal_class == 3 and result.normal_from == "normal.json" and result.score == "mse"
+    assert len(result.scores) == len(data.test) == len(protocol.scores[3])
+    np.testing.assert_allclose(result.scores, protocol.scores[3], rtol=1e-6)  # the same model on the same test split
+    assert result.auc == pytest.approx(protocol.auc[3][0])
+    most, least = result.most(5), result.least(5)
+    assert result.scores[most[0]] == result.scores.max() and result.scores[least[0]] == result.scores.min()
+    assert (np.diff(result.scores[most]) <= 0).all() and (np.diff(result.scores[least]) >= 0).all()
+    assert result.scores[most[-1]] >= np.sort(result.scores)[-5]  # nothing outside the five scores higher
+    made = anomaly.write_run_scores(result, data, tmp_path, n=6)
+    assert {p.name for p in made} == {"anomaly-most.png", "anomaly-least.png", "anomaly-scores.json", "anomaly-scores.npy"}
+    saved = json.loads((tmp_path / "anomaly-scores.json").read_text())
+    assert [r["index"] for r in saved["most_anomalous"]] == result.most(6).tolist()
+    assert saved["most_anomalous"][0]["score"] == pytest.approx(result.scores.max()) and saved["auc"] == result.auc
+    assert saved["least_anomalous"][0]["score"] == pytest.approx(result.scores.min())
+    np.testing.assert_array_equal(np.load(tmp_path / "anomaly-scores.npy"), result.scores)
+
+
+def test_score_run_finds_the_normal_class_of_older_runs_by_the_folder_layout(protocol_run, tmp_path):
+    import shutil
+    run, _ = protocol_run
+    old = tmp_path / "out" / "class-3" / "seed-0" / "run"
+    shutil.copytree(run, old)
+    (old / "normal.json").unlink()
+    assert anomaly.recorded_normal_class(old) == (3, "the folder layout")
+    result, _ = anomaly.score_run(old, normal_class=5, log=None)  # the option wins
+    assert result.normal_class == 5 and result.normal_from == "--normal-class"
+
+
+def test_score_run_of_a_run_trained_on_every_class(tmp_path):
+    run = latentlab.train("ae", dataset="digits", out=str(tmp_path / "r"), **SMALL)
+    result, _ = anomaly.score_run(run.dir, log=None)
+    assert result.normal_class is None and result.auc is None and result.labels is not None
+    with pytest.raises(LatentlabError, match="outside the dataset's classes 0..9"):
+        anomaly.score_run(run.dir, normal_class=10, log=None)
+    with pytest.raises(LatentlabError, match="needs a VAE"):
+        anomaly.score_run(run.dir, score="elbo", log=None)

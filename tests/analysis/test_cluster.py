@@ -94,7 +94,7 @@ def test_cluster_run_scores_all_images_and_writes_plots(ae_run, tmp_path):
         assert r.scores["accuracy"] > 0.2  # above chance (0.1) even for a 2-epoch AE
     saved = json.loads((tmp_path / "clusters.json").read_text())
     assert saved["points"] == 1797 and saved["kmeans"]["nmi"] == pytest.approx(results[0].scores["nmi"])
-    for name in ("clusters-kmeans.png", "clusters-gmm.png", "clusters-labels.png", "clusters-gmm.npy"):
+    for name in ("clusters-kmeans-all-k10.png", "clusters-gmm-all-k10.png", "clusters-labels-all.png", "clusters-gmm.npy"):
         assert (tmp_path / name).is_file()
 
 
@@ -103,3 +103,21 @@ def test_split_images_all_concatenates_the_splits():
     x, y = cluster.split_images(data, "all")
     assert len(x) == len(y) == len(data.train) + len(data.val) + len(data.test)
     assert torch.equal(x[: len(data.train)], data.train.x)
+
+
+def test_method_model_uses_the_clusters_vade_learned(tmp_path, ae_run):
+    run = latentlab.train("vade", dataset="digits", epochs=2, pretrain=1, hidden="32,32", latent_dim=4,
+                          batch_size=64, progress=False, out=str(tmp_path / "vade"))
+    (result,) = cluster.cluster_run(run.dir, methods=["model"], split="test", out=tmp_path / "out", log=None)
+    expected = run.model.cluster(cluster.split_images(run_dataset_of(run.dir), "test")[0])
+    assert np.array_equal(result.labels, expected.numpy())
+    assert set(result.scores) >= {"accuracy", "nmi", "ari"}
+    with pytest.raises(LatentlabError, match="drop --k"):
+        cluster.cluster_run(run.dir, k=3, methods=["model"], split="test", out=tmp_path / "out", log=None)
+    with pytest.raises(LatentlabError, match="vade"):
+        cluster.cluster_run(ae_run, methods=["model"], split="test", out=tmp_path / "out2", log=None)
+
+
+def run_dataset_of(run_dir):
+    from latentlab.training.run_folder import run_dataset
+    return run_dataset(run_dir)

@@ -8,7 +8,7 @@ from sklearn.decomposition import PCA
 
 import latentlab
 from latentlab.errors import LatentlabError
-from latentlab.analysis.linear import angle_bound, compare_pca, train_linear_ae
+from latentlab.analysis.linear import angle_bound, compare_pca, fit_pca, pca_pictures, procrustes_basis, train_linear_ae
 
 # What "within 2% of PCA-3 on digits" guarantees: sin^2 theta_max <= 0.02 E_pca / (lambda_3 - lambda_4) -> 33 degrees.
 K = 3
@@ -58,3 +58,27 @@ def test_compare_pca_on_a_nonlinear_ae_compares_errors_only(tmp_path, tiny):
     assert c.k == 4 and c.angles_deg is None and c.train_mse_pca > 0
     with pytest.raises(LatentlabError, match="needs the data"):
         compare_pca(run.model)
+
+
+def test_procrustes_recovers_the_target_basis_from_any_basis_of_its_span():
+    rng = np.random.default_rng(0)
+    target = np.linalg.qr(rng.normal(size=(20, 4)))[0]  # (D, k) orthonormal
+    columns = target @ rng.normal(size=(4, 4))  # another basis of the same span: mixed, scaled, not orthogonal
+    np.testing.assert_allclose(procrustes_basis(columns, target), target, atol=1e-10)
+    other = np.linalg.qr(rng.normal(size=(20, 4)))[0]  # another subspace: orthonormal, but not the target
+    rotated = procrustes_basis(other, target)
+    np.testing.assert_allclose(rotated.T @ rotated, np.eye(4), atol=1e-10)
+    assert np.abs(rotated - target).max() > 0.1
+
+
+def test_pca_pictures_of_the_linear_ae_and_of_another(linear_run, tmp_path):
+    data = latentlab.load_dataset("digits")
+    pca = fit_pca(data, K)
+    made = pca_pictures(linear_run.model, data, tmp_path, pca, n=5)
+    assert [p.name for p in made] == [f"pca-components-k{K}.png", f"pca-reconstructions-k{K}.png"]
+    assert all(p.is_file() for p in made)
+    c = compare_pca(linear_run.model, data, log=None, pca=pca)
+    assert c.to_dict() == compare_pca(linear_run.model, data, log=None).to_dict()  # a PCA fitted once serves both
+    run = latentlab.train("ae", out=str(tmp_path / "r"), dataset="digits", epochs=1, batch_size=64, latent_dim=2,
+                          hidden=16, progress=False)
+    assert len(pca_pictures(run.model, data, tmp_path / "mlp")) == 2  # PCA's components alone, and reconstructions

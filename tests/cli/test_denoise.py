@@ -32,7 +32,7 @@ def test_denoise_writes_three_rows_and_scores(runs, capsys, tmp_path):
 
 def test_plain_run_takes_an_explicit_noise(runs):
     assert main(["denoise", str(runs / "plain"), "--noise", "saltpepper:0.1", "--n", "3"]) == 0
-    assert (runs / "plain" / "denoised.png").is_file()
+    assert (runs / "plain" / "denoised-saltpepper-0.1.png").is_file()
     assert "saltpepper:0.1" in json.loads((runs / "plain" / "eval_denoise.json").read_text())
 
 

@@ -108,3 +108,16 @@ def test_help_shows_each_models_own_training_defaults(command, capsys):
     for name in ("lr", "beta1", "beta2"):
         help = text.rsplit(f"--{name} FLOAT", 1)[1].split("--", 1)[0]  # the option's help (after the usage line)
         assert f"(default: {defaults[name]})" in help, name
+
+
+def test_list_names_tabular_files(capsys):
+    assert main(["list"]) == 0
+    assert "an (N, D) table of features" in capsys.readouterr().out
+
+
+def test_reconstruct_takes_the_data_dir_its_not_found_message_suggests():
+    from latentlab.cli.main import build_parser
+    from latentlab.data import locate
+    assert "--data-dir DIR" in locate.not_found_message("mnist")  # the advice, which reconstruct can now follow
+    args = build_parser("reconstruct").parse_args(["reconstruct", "RUN", "--data-dir", "d"])
+    assert args.data_dir == "d"

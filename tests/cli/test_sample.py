@@ -51,3 +51,29 @@ def test_the_seed_alone_fixes_the_draws(runs, tmp_path):
     assert main(["sample", str(runs / "vae"), "--n", "6", "--seed", "4", "-o", str(paths["c"])]) == 0
     np.testing.assert_array_equal(np.load(paths["a"]), np.load(paths["b"]))
     assert not np.array_equal(np.load(paths["a"]), np.load(paths["c"]))
+
+
+def test_n_beyond_memory_is_refused_with_the_amount_it_needs(runs):
+    from latentlab.cli.sample import bytes_per_image, check_memory
+    from latentlab.errors import LatentlabError
+    from latentlab.training.run_folder import load
+    model = load(runs / "vae")
+    per = bytes_per_image(model, picture=False)
+    assert per >= 4 * 3 * 64  # at least the image, three times over
+    assert bytes_per_image(model, picture=True) > per
+    check_memory(model, 1000, picture=False, available=1000 * per)  # fits exactly
+    with pytest.raises(LatentlabError, match=r"--n 1001 \(1001 images of 1x8x8\) needs about .* of memory, but .* are "
+                                             r"available: ask for fewer \(at most about --n 1000 here\)"):
+        check_memory(model, 1001, picture=False, available=1000 * per)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--n", str(10**13)], "of memory, but"),
+    (["--seed", "-1"], "--seed must be a whole number from 0 to 4294967295"),
+    (["-o", "missing/s.png"], "the folder missing does not exist"),
+])
+def test_bad_requests_exit_2_before_drawing(runs, tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sample", str(runs / "vae"), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing written

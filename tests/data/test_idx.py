@@ -56,3 +56,30 @@ def test_dims_not_matching_payload(tmp_path, idx_bytes):
     path.write_bytes(idx_bytes(np.zeros((5, 2, 2)))[:-3])
     with pytest.raises(DataError, match=r"declares dims \(5, 2, 2\) = 20 bytes .* holds 17"):
         idx.read(path, idx.IMAGES_MAGIC)
+
+
+def test_dims_that_overflow_int64_are_refused_before_any_allocation(tmp_path):
+    """(2**31, 2**31, 4) = 2**64 bytes: numpy's int64 product wraps to 0, which matched an empty payload."""
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(idx.IMAGES_MAGIC.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in (2**31, 2**31, 4)))
+    with pytest.raises(DataError, match=r"declares dims \(2147483648, 2147483648, 4\) = 18446744073709551616 bytes"):
+        idx.read(path, idx.IMAGES_MAGIC, "mnist")
+
+
+def test_a_gzipped_header_declaring_more_than_the_file_can_hold(tmp_path):
+    header = idx.IMAGES_MAGIC.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in (60000, 2**20, 2**20))
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(header + bytes(100)))
+    with pytest.raises(DataError, match="more than a gzip file of .* bytes can hold"):
+        idx.read(path, idx.IMAGES_MAGIC)
+
+
+def test_messages_name_the_dataset_to_fetch(tmp_path, idx_bytes):
+    path = tmp_path / "images"
+    path.write_bytes(idx_bytes(np.zeros((5, 2, 2)))[:-3])
+    with pytest.raises(DataError) as e:
+        idx.read(path, idx.IMAGES_MAGIC, "fashion-mnist")
+    assert "`latentlab data fetch fashion-mnist`" in str(e.value) and "NAME" not in str(e.value)
+    with pytest.raises(DataError) as e:
+        idx.read(path, idx.IMAGES_MAGIC)
+    assert "`latentlab data fetch mnist` or `latentlab data fetch fashion-mnist`" in str(e.value) and "NAME" not in str(e.value)

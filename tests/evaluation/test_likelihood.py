@@ -133,3 +133,28 @@ def test_the_samples_come_from_a_generator_not_the_global_rng():
     assert estimate_nll(model, x, k=20, seed=3).nll == a.nll
     assert estimate_nll(model, x, k=20, generator=torch.Generator().manual_seed(3)).nll == a.nll
     assert estimate_nll(model, x, k=20, seed=4).nll != a.nll
+
+
+@pytest.mark.parametrize("model, extra", [("gaussian", {}), ("pixelcnn", {"binarize": "dynamic"})])
+def test_eval_nll_is_exact_for_models_with_a_tractable_likelihood(model, extra, tmp_path, capsys):
+    """`eval --nll` scores an ExactLikelihood model by its own log_prob: no samples (k = 0), the same
+    test images the importance-sampled figure uses (one fixed binarization for binary pixels)."""
+    from latentlab.evaluation.likelihood import binarize
+    from latentlab.models.base import ExactLikelihood
+    run = tmp_path / model
+    settings = dict(dataset="digits", epochs=1, batch_size=64, progress=False, out=str(run), **extra)
+    if model == "pixelcnn":
+        settings.update(channels=8, layers=1)
+    latentlab.train(model, **settings)
+    assert main(["eval", str(run), "--nll"]) == 0
+    result = json.loads((run / "eval.json").read_text())
+    loaded = latentlab.load(run)
+    assert isinstance(loaded, ExactLikelihood) and result["test_nll_k"] == 0
+    from latentlab.training.run_folder import run_dataset
+    x = run_dataset(run).test.x
+    if not loaded.continuous:
+        x = binarize(x, 0)
+    with torch.no_grad():
+        expected = -loaded.log_prob(x).double().mean().item()
+    assert result["test_nll"] == pytest.approx(expected, rel=1e-6)
+    assert "exact" in result["test_nll_means"]

@@ -171,3 +171,46 @@ def test_bad_requests_exit_2_with_a_message(vae_run, cache, capsys):
     assert "not conditional" in capsys.readouterr().err
     assert eval_cli(vae_run.dir, cache, "--label", "3") == 2
     assert "--samples" in capsys.readouterr().err
+
+
+def test_recognisability_is_high_for_real_images_and_low_for_noise(evaluator, digits):
+    m = samples.score(evaluator, digits.test.x, digits.test, digits.train)
+    assert m["samples_recognisable"] == m["samples_recognisable_ceiling"] > 0.85  # the test images are their own ceiling
+    noise = torch.rand(400, *digits.shape, generator=torch.Generator().manual_seed(0))
+    m = samples.score(evaluator, noise, digits.test, digits.train)
+    assert m["samples_recognisable"] < 0.3 and m["samples_recognisable_ceiling"] > 0.85
+    assert samples.recognisable(evaluator, evaluator.features(digits.test.x)) == m["samples_recognisable_ceiling"]
+
+
+def test_score_images_puts_images_from_anywhere_on_the_scale(digits):
+    """Real images score within the floor's noise, uniform noise far from it; arrays of any accepted kind."""
+    real = samples.score_images(digits.test.x, "digits")
+    assert real["samples_fd"] <= real["samples_fd_floor"] and real["evaluator"] == "shipped"
+    order = torch.randperm(len(digits.train), generator=torch.Generator().manual_seed(99))
+    other = digits.train.x[order[:len(digits.test)]]  # training images, but not the floor's draw
+    m = samples.score_images((other[:, 0].numpy() * 255).round().astype("uint8"), "digits")  # (N, H, W) uint8
+    assert m["samples_fd"] < 2 * m["samples_fd_floor"] and m["samples_classes_covered"] == 10
+    assert m["samples_recognisable"] > 0.85
+    noise = samples.score_images(torch.rand(400, 1, 8, 8, generator=torch.Generator().manual_seed(0)), "digits")
+    assert noise["samples_fd"] > 20 * noise["samples_fd_floor"] and noise["samples_recall"] < 0.05
+    # labels: the classes the samples were drawn for give the label accuracy
+    m = samples.score_images(digits.test.x, "digits", labels=digits.test.y.numpy())
+    assert m["samples_label_accuracy"] == pytest.approx(latentlab.evaluation.classifier.shipped_record("digits")["test_accuracy"])
+
+
+@pytest.mark.parametrize("images, message", [
+    (torch.rand(200, 1, 28, 28), "1x28x28 .* reads 1x8x8: resize them to 8x8"),
+    (torch.rand(200, 2, 8, 8), "Reshape the array"),
+    (torch.rand(200, 8), "an array of shape"),
+    (torch.rand(200, 1, 8, 8) * 2 - 1, r"\[-1, 1\]|x \+ 1\) / 2"),
+    (torch.rand(200, 1, 8, 8) * 255, "x / 255"),
+    (torch.rand(100, 1, 8, 8), "holds 100 images, too few"),
+])
+def test_score_images_refuses_what_it_cannot_score_with_the_fix(images, message):
+    with pytest.raises(LatentlabError, match=message):
+        samples.score_images(images, "digits")
+
+
+def test_grey_images_saved_as_rgb_are_read_as_grey(digits):
+    x = samples.as_images(digits.test.x.repeat(1, 3, 1, 1), (1, 8, 8), "digits")
+    assert torch.equal(x, digits.test.x)

@@ -7,8 +7,8 @@ from latentlab.config import TrainConfig, train_defaults
 from latentlab.errors import LatentlabError
 from latentlab.models import MODELS
 from latentlab.models.ae import AE
-from latentlab.models.base import (ConditionalEncoder, ConditionalSampler, Encoder, LatentGenerator,
-                                   LikelihoodModel, Sampler)
+from latentlab.models.base import (ConditionalEncoder, ConditionalSampler, Encoder, ExactLikelihood, ImportanceSampled,
+                                   LatentGenerator, LikelihoodModel, Sampler, SemiSupervised)
 
 SHAPE = (1, 8, 8)
 SMALL = {"latent_dim": 4, "hidden": 16, "channels": 4}
@@ -22,8 +22,18 @@ CAPABILITIES = {  # model -> the interfaces it implements
     "acgan": {Sampler, ConditionalSampler, LatentGenerator},
     "infogan": {Sampler, LatentGenerator},
     "wgan-gp": {Sampler, LatentGenerator},
+    "pixelcnn": {Sampler, ExactLikelihood},
+    "ddpm": {Sampler},
+    "aae": {Sampler, Encoder},
+    "bigan": {Sampler, LatentGenerator, Encoder},
+    "gaussian": {Sampler, ExactLikelihood},
+    "kde": {Sampler, ExactLikelihood},
+    "vade": {Sampler, Encoder, ImportanceSampled},
+    "vae2": {Sampler, Encoder, ImportanceSampled},
+    "sgan": {Sampler, LatentGenerator, SemiSupervised},
 }
-INTERFACES = (Sampler, ConditionalSampler, Encoder, ConditionalEncoder, LikelihoodModel, LatentGenerator)
+INTERFACES = (Sampler, ConditionalSampler, Encoder, ConditionalEncoder, LikelihoodModel, LatentGenerator,
+              ExactLikelihood, ImportanceSampled, SemiSupervised)
 
 
 def build(name):

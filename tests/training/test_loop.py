@@ -80,13 +80,13 @@ def test_nan_loss_stops_with_step_and_term_and_keeps_checkpoint(tmp_path, tiny, 
         terms = original(self, x, y, group)
         if self.training:
             calls["n"] += 1
-            if calls["n"] == 25:  # in the second epoch (17 batches per epoch)
+            if calls["n"] == 25:  # step 25: the second epoch, batch 4 (21 batches per epoch)
                 terms["kl"] = terms["kl"] * float("nan")
                 terms["loss"] = terms["rec"] + terms["kl"]
         return terms
 
     monkeypatch.setattr(VAE, "loss", poisoned)
-    with pytest.raises(TrainingDiverged, match=r"loss term 'loss' became nan at step 24 \(epoch 2"):
+    with pytest.raises(TrainingDiverged, match=r"loss term 'loss' became nan at step 25 \(epoch 2, batch 4\)"):
         latentlab.train("vae", out=str(tmp_path / "nan"), **tiny)
     lines = (tmp_path / "nan" / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 1
@@ -164,6 +164,7 @@ def test_an_old_train_state_resumes_exactly(tmp_path, tiny, monkeypatch):
     state["loop"] = {"epoch": new["epoch"], "batch": new["batch"], "step": new["step"], "best": new["best"],
                      "bad_epochs": new["bad_epochs"], "sums": dict(new["sums"]), "seen": new["seen"], "world_size": 1}
     torch.save(state, path)
+    (tmp_path / "cut" / "checkpoint.json").unlink()  # version 0.1 wrote no manifest
     resumed = latentlab.train("vae", resume=tmp_path / "cut")
     assert_same_weights(weights(full.dir), weights(resumed.dir))
 

@@ -93,3 +93,59 @@ def test_plot_dynamics(tmp_path, critic):
              "train_discriminator/d_fake": 0.4} for e in (1, 2)]
     assert plot_dynamics(rows, tmp_path / "dynamics.png", critic=critic).is_file()
     assert plot_dynamics([], tmp_path / "none.png") is None
+
+
+def test_the_report_shows_the_sample_metrics_beside_their_floors(tmp_path):
+    from latentlab.viz.plots import write_report
+    (tmp_path / "config.json").write_text('{"model": "dcgan", "data": {"name": "mnist"}}')
+    result = {"test_loss": 0.5, "samples_n": 10000, "samples_reference": 10000, "samples_fd": 12.3, "samples_fd_floor": 2.0,
+              "samples_precision": 0.6, "samples_precision_floor": 0.75, "samples_recall": 0.5, "samples_recall_floor": 0.76,
+              "samples_density": 0.8, "samples_density_floor": 1.0, "samples_coverage": 0.4, "samples_coverage_floor": 0.9,
+              "samples_recognisable": 0.7, "samples_recognisable_ceiling": 0.98, "samples_classes_covered": 10,
+              "samples_classes": 10, "samples_class_kl": 0.02, "samples_label_histogram": [1000] * 10,
+              "evaluator": "shipped", "evaluator_dataset": "mnist", "evaluator_recipe": 1, "evaluator_sha256": "ab" * 32,
+              "evaluator_test_accuracy": 0.99}
+    (tmp_path / "eval.json").write_text(__import__("json").dumps(result, indent=2))
+    metrics = [{"epoch": e, **{f"train_term_{i}": 1.0 for i in range(30)}} for e in (1, 2)]
+    page = write_report(tmp_path, metrics).read_text()
+    assert '<table class="samples">' in page and "real images (floor, ceiling)" in page
+    assert "FD 12.3 is 6.2x the floor 2: measurably off the data" in page
+    assert "<td>floor 2</td>" in page and "ceiling 98%" in page and "70% of the samples are classified" in page
+    assert "shipped mnist evaluator" in page and "ab" * 32 in page
+    assert "<th>test_loss</th><td>0.5</td>" in page  # the other figures, by name
+    assert '"samples_fd"' not in page and page.count("<pre>") == 1  # eval.json is no longer dumped raw (settings are)
+    assert '<div class="scroll"><table><tr><th>epoch</th>' in page  # the wide per-epoch table scrolls sideways
+
+
+@pytest.mark.parametrize("n_test, pictures, skipped", [
+    (0, ["samples.png"], ["reconstructions.png (the test split is empty)", "latent.png (the test split has 0 images"]),
+    (1, ["reconstructions.png", "samples.png"], ["latent.png (the test split has 1 image;"]),
+    (5, ["latent.png", "reconstructions.png", "samples.png"], []),
+    (20, ["latent.png", "reconstructions.png", "samples.png"], []),
+])
+def test_too_few_test_images_make_every_picture_they_can_and_say_what_was_skipped(tmp_path, digits, capsys, n_test,
+                                                                                  pictures, skipped):
+    few = dataclasses.replace(digits, test=dataclasses.replace(digits.test, x=digits.test.x[:n_test], y=digits.test.y[:n_test]))
+    made = make_pictures(VAE(VAEConfig(latent_dim=4, hidden=16), digits.shape), few, tmp_path, [])
+    assert names(tmp_path) == sorted(pictures + ["report.html"]) == sorted(p.name for p in made)
+    err = capsys.readouterr().err
+    for text in skipped:
+        assert text in err
+    assert ("pictures skipped" in err) == bool(skipped)
+    if n_test:  # inputs above their reconstructions: 2 rows of min(16, n) (4 rows from 32 images on)
+        k = min(16, n_test)
+        tiles = np.asarray(Image.open(tmp_path / "reconstructions.png"))
+        scale = tiles.shape[1] // (k * 9 + 1)
+        assert tiles.shape[:2] == (scale * (2 * 9 + 1), scale * (k * 9 + 1))
+
+
+def test_tabular_data_gets_no_image_grids(tmp_path, capsys):
+    rows = np.random.default_rng(0).normal(size=(50, 5))
+    np.save(tmp_path / "table.npy", rows)
+    data = latentlab.load_dataset(str(tmp_path / "table.npy"))
+    (tmp_path / "run").mkdir()
+    made = make_pictures(VAE(VAEConfig(latent_dim=2, hidden=8), data.shape), data, tmp_path / "run", [])
+    assert names(tmp_path / "run") == ["latent.png", "report.html"] == sorted(p.name for p in made)
+    err = capsys.readouterr().err
+    assert "samples.png (tabular data: `latentlab sample RUN` writes sampled rows as .npy)" in err
+    assert "reconstructions.png (tabular data" in err

@@ -1,0 +1,210 @@
+"""Semi-supervised GAN on MNIST: test accuracy against the number of labels, and against the same
+discriminator trained on the labelled images alone (issue 14).
+
+For every number of labels N and seed s (the labelled images: ``load_dataset(..., labels=N, seed=s)``,
+balanced over the classes, nested across N for one seed):
+
+  sgan        ``latentlab.train("sgan", labels=N, seed=s, epochs=E)`` with the model's defaults (feature
+              matching, the CPU-sized MLP of ``latentlab.models.sgan``); its classifier (the discriminator's
+              K logits) scored on every test image after the last epoch. No model selection: neither the
+              validation labels nor the test set choose an epoch.
+  supervised  the same network (same config, same seed, so the same initial weights and Gaussian noise)
+              trained with the cross-entropy alone on the N labelled images: as many optimiser steps as
+              the SGAN's discriminator took, each on min(batch, N) labelled images cycled in a seeded
+              order, with the same Adam settings; scored on the same test images.
+
+Anchor: Salimans et al. 2016, Table 1: 0.93% +- 0.065 test error with 100 labels (feature matching; a
+larger network with weight normalisation, 300 epochs). Target (issue 14): at least 97% test accuracy
+with 100 labels, over 3 seeds, on a stated CPU budget.
+
+    python bench/sgan.py [--labels 100 600 1000 --seeds 0 1 2 --epochs 20 --data-dir ../shared/data/mnist]
+    python bench/sgan.py --quick         (the bundled digits, 2 epochs, one seed: a smoke test, under a minute)
+
+Writes bench/results/sgan.md (--quick: bench/_work/sgan-quick.md). Runs and their rows are kept in
+bench/_work/sgan/e<EPOCHS>[-<settings>]/, so a rerun with the same epochs and settings only adds the runs
+that are missing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import latentlab
+from latentlab.config import TrainConfig, from_dict, split_settings, train_defaults
+from latentlab.data import load_dataset
+from latentlab.data.labelled import labelled_batches
+from latentlab.models.sgan import SGAN
+from latentlab.training.loop import make_optimizer
+
+ROOT = Path(__file__).resolve().parent
+WORK, RESULTS = ROOT / "_work", ROOT / "results"
+ANCHOR = "Salimans et al. 2016 (Table 1, feature matching): 0.93% ± 0.065 test error with 100 labels, i.e. 99.07% accuracy"
+
+
+def load_average() -> str:
+    try:
+        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+@torch.no_grad()
+def test_accuracy(model: SGAN, split, batch: int = 1000) -> float:
+    model.eval()
+    hits = sum(int((model.classify(split.x[i:i + batch]) == split.y[i:i + batch]).sum()) for i in range(0, len(split), batch))
+    return hits / len(split)
+
+
+def discriminator_steps(model: SGAN, epochs: int, batches_per_epoch: int) -> int:
+    """How many of the loop's optimiser steps were the discriminator's (the schedule is cycled over every batch)."""
+    schedule = model.schedule()
+    return sum(schedule[i % len(schedule)] == "discriminator" for i in range(epochs * batches_per_epoch))
+
+
+def train_sgan(data, n: int, seed: int, args, run_dir: Path) -> dict:
+    started = time.perf_counter()
+    run = latentlab.train("sgan", data=data, labels=n, seed=seed, epochs=args.epochs, out=str(run_dir), progress=False,
+                          device=args.device, **args.settings)
+    minutes = (time.perf_counter() - started) / 60
+    last = run.metrics[-1]
+    batches = -(-len(data.train) // run.config.batch_size)
+    return {"acc": test_accuracy(run.model, data.test), "test_images": len(data.test), "val_acc": last.get("val_accuracy"),
+            "minutes": minutes,
+            "d_steps": discriminator_steps(run.model, args.epochs, batches), "batch_size": run.config.batch_size,
+            "lr": run.config.lr, "betas": [run.config.beta1, run.config.beta2]}
+
+
+def train_supervised(data, seed: int, steps: int, args) -> dict:
+    """The SGAN's discriminator, from the same initial weights, trained on the labelled images alone."""
+    started = time.perf_counter()
+    train_kw, model_kw = split_settings(SGAN.Config, args.settings)
+    cfg = from_dict(TrainConfig, {**train_defaults(SGAN), **train_kw, "seed": seed})
+    model_cfg = from_dict(SGAN.Config, model_kw)
+    torch.manual_seed(seed)  # as latentlab.train seeds before building: the SGAN run's initial weights
+    model = SGAN(model_cfg, data.shape, data.num_classes)
+    opt = make_optimizer(cfg, list(model.discriminator.parameters()))
+    x, y = data.train.x[data.labelled], data.train.y[data.labelled]  # (N, C, H, W), (N,)
+    size = min(cfg.batch_size, len(x))
+    order = labelled_batches(torch.arange(len(x)), steps, size, torch.Generator().manual_seed(seed))  # (steps, size)
+    model.train()
+    for index in order:
+        loss = F.cross_entropy(model.discriminate(x[index])[1], y[index])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return {"acc": test_accuracy(model, data.test), "minutes": (time.perf_counter() - started) / 60, "steps": steps}
+
+
+def run_all(args) -> dict:
+    rows: dict = {}
+    for n in args.labels:
+        for seed in args.seeds:
+            key = f"n{n}-seed{seed}"
+            cache = args.work / f"{key}.json"
+            if cache.is_file():
+                rows[key] = json.loads(cache.read_text())
+                print(key, "(kept)", rows[key], flush=True)
+                continue
+            data = load_dataset(args.dataset, args.data_dir, seed=seed, labels=n)
+            run_dir = args.work / key
+            shutil.rmtree(run_dir, ignore_errors=True)
+            sgan = train_sgan(data, n, seed, args, run_dir)
+            supervised = train_supervised(data, seed, sgan["d_steps"], args)
+            rows[key] = {"labels": n, "seed": seed, "sgan": sgan, "supervised": supervised}
+            cache.write_text(json.dumps(rows[key]))
+            print(key, rows[key], flush=True)
+    return rows
+
+
+def mean_sd(values: list[float]) -> str:
+    v = 100 * np.asarray(values, float)
+    return f"{v.mean():.2f}" if len(v) == 1 else f"{v.mean():.2f} ± {v.std(ddof=1):.2f}"
+
+
+def report(args, rows: dict, command: str, load_start: str, load_end: str, wall: float) -> str:
+    first = next(iter(rows.values()))["sgan"]
+    lines = [f"## Semi-supervised GAN: test accuracy against the number of labels ({args.dataset})", "",
+             f"Command: `{command}`  ",
+             f"Machine: {platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, torch "
+             f"{torch.__version__}, device {args.device}; {time.strftime('%Y-%m-%d')}; load average {load_start} at the start, "
+             f"{load_end} at the end (1 / 5 / 15 min); {wall / 60:.1f} min wall for this invocation (runs kept from an "
+             f"earlier one are not timed again).  ",
+             f"Training: `latentlab train sgan --labels N --seed S --epochs {args.epochs}` with the model's defaults"
+             + (" and " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in args.settings.items()) if args.settings else "")
+             + f" (batch {first['batch_size']} plus min(batch, N) labelled images per step, Adam lr {first['lr']:g} betas "
+               f"({first['betas'][0]:g}, {first['betas'][1]:g})). Scored on all {first['test_images']} test images after "
+               "the last epoch.  ",
+             "Supervised only: the same discriminator (same initial weights, same noise) trained with the cross-entropy on the "
+             "N labelled images alone, for as many steps as the SGAN's discriminator took.  ",
+             f"Anchor: {ANCHOR}.", "",
+             "| labels | sgan test accuracy % | supervised only % | sgan per seed | supervised per seed | sgan min / run |",
+             "|---:|---:|---:|---|---|---:|"]
+    for n in args.labels:
+        got = [r for r in rows.values() if r["labels"] == n]
+        if not got:
+            continue
+        s, b = [r["sgan"]["acc"] for r in got], [r["supervised"]["acc"] for r in got]
+        lines.append(f"| {n} | {mean_sd(s)} | {mean_sd(b)} | {', '.join(f'{100 * a:.2f}' for a in s)} | "
+                     f"{', '.join(f'{100 * a:.2f}' for a in b)} | {np.mean([r['sgan']['minutes'] for r in got]):.1f} |")
+    hundred = [r["sgan"]["acc"] for r in rows.values() if r["labels"] == 100]
+    if hundred and args.dataset == "mnist":
+        met = min(hundred) >= 0.97
+        lines += ["", f"Target (at least 97% with 100 labels, every seed): **{'met' if met else 'not met'}** "
+                      f"(lowest seed {100 * min(hundred):.2f}%, {len(hundred)} seeds, {args.epochs} epochs per run)."]
+    return "\n".join(lines) + "\n"
+
+
+def parse_setting(text: str) -> tuple[str, object]:
+    """NAME=VALUE -> (name, value): a number or true/false as JSON reads it, else the text."""
+    name, _, value = text.partition("=")
+    try:
+        return name.replace("-", "_"), json.loads(value)
+    except json.JSONDecodeError:
+        return name.replace("-", "_"), value
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                epilog="Other `latentlab train sgan` settings: --set NAME=VALUE (e.g. --set arch=conv).")
+    p.add_argument("--dataset", default="mnist", help="mnist (default), fashion-mnist, digits, ...")
+    p.add_argument("--data-dir", default=None, help="folder of the dataset's files (e.g. ../shared/data/mnist)")
+    p.add_argument("--labels", type=int, nargs="+", default=[100, 600, 1000], help="numbers of labelled training images")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--epochs", type=int, default=20, help="epochs of every SGAN run")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="another training or model setting")
+    p.add_argument("--quick", action="store_true", help="smoke test: digits, labels 20 and 50, seed 0, 2 epochs; "
+                                                        "writes bench/_work/sgan-quick.md, not the published table")
+    args = p.parse_args()
+    if args.quick:
+        args.dataset, args.labels, args.seeds, args.epochs = "digits", [20, 50], [0], 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.settings = dict(parse_setting(text) for text in args.set)
+    name = "sgan-quick" if args.quick else "sgan" if args.dataset == "mnist" else f"sgan-{args.dataset}"
+    args.work = WORK / name / "-".join([f"e{args.epochs}", *(f"{k}={v}" for k, v in sorted(args.settings.items()))])
+    args.work.mkdir(parents=True, exist_ok=True)
+    load_start, started = load_average(), time.perf_counter()
+    rows = run_all(args)
+    text = report(args, rows, " ".join(["python bench/sgan.py", *sys.argv[1:]]), load_start, load_average(),
+                  time.perf_counter() - started)
+    out = WORK / "sgan-quick.md" if args.quick else RESULTS / f"{name}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(text)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
