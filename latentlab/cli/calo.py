@@ -28,7 +28,7 @@ from latentlab.errors import ConfigError
 from latentlab.models import SHOWER_MODELS
 
 # Options of `latentlab train` that do not apply to showers: the showers come from --data.
-IMAGE_ONLY = ("dataset", "data_dir", "image_size", "binarize", "threshold")
+IMAGE_ONLY = ("dataset", "data_dir", "image_size", "binarize", "threshold", "labels")
 
 
 def register(sub: argparse._SubParsersAction, help: str) -> None:

@@ -123,7 +123,7 @@ def train_and_report(model: str, resume: str | None, settings: dict):
             print(f"  {result.dir / name}")
     if result.metrics:
         last = result.metrics[-1]
-        print("last epoch: " + ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k.endswith("loss") or k.endswith("elbo")))
+        print("last epoch: " + ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k.endswith(("loss", "elbo", "accuracy"))))
     return result
 
 

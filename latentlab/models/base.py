@@ -17,7 +17,8 @@ asked with ``isinstance`` (never by flags or ``hasattr``):
     LikelihoodModel     posterior(x, y=None) -> (mu, logvar); log_px_given_z(x, z, y=None) -> (S, B)
     ExactLikelihood     log_prob(x) -> (B,) exact log-likelihood in nats (PixelCNN, Gaussian, KDE)
     ImportanceSampled   log_likelihood(x, k, generator=None, chunk=None) -> (B,) its own importance-sampled estimate
-    SemiSupervised      trains on partly labelled data (label -1: unlabelled; TrainConfig.labels); classify(x) -> (B,)
+    SemiSupervised      trains on partly labelled data (label -1: unlabelled; TrainConfig.labels); classify(x) -> (B,),
+                        predict_proba(x) -> (B, K)
     LatentGenerator     a generator of images from codes: noise(n, y=None, generator=None), generate(codes)
 
 Everything a user is handed (samples, codes, reconstructions) is computed without autograd.
@@ -171,6 +172,10 @@ class SemiSupervised:
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """The predicted class of each image, (B,) in 0..num_classes-1."""
+        raise NotImplementedError
+
+    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
+        """p(y = k | x) for the K classes: (B, C, H, W) -> (B, K), each row summing to 1."""
         raise NotImplementedError
 
 

@@ -192,20 +192,29 @@ def train(model: str = "vae", resume: str | Path | None = None, data: datasets.D
 
 
 def carried_settings(data: datasets.Dataset, given: dict[str, Any], resuming: bool = False) -> dict[str, Any]:
-    """The settings ``data`` carries from ``load_dataset`` (``Dataset.binarize``, and ``threshold`` for static
-    binarization): honoured and recorded. A different value ``given`` could not take effect and is a
-    ConfigError, with one exception: "dynamic" for data loaded with "none" (the loop draws the Bernoulli
-    pixels per batch, from the grey levels). A Dataset without the field carries nothing."""
+    """The settings ``data`` carries from ``load_dataset`` (``Dataset.binarize``, ``threshold`` for static
+    binarization, and ``labels`` when only some training labels are kept): honoured and recorded. A different
+    value ``given`` could not take effect and is a ConfigError, with one exception: "dynamic" for data loaded
+    with "none" (the loop draws the Bernoulli pixels per batch, from the grey levels). A Dataset without the
+    field carries nothing."""
+    out: dict[str, Any] = {}
+    labelled = getattr(data, "labelled", None)  # load_dataset(..., labels=N): only N training labels kept
+    if labelled is not None:
+        if given.get("labels") not in (None, len(labelled)):
+            raise ConfigError(f"labels={given['labels']} cannot take effect: the data keep the labels of {len(labelled)} training "
+                              f"images (load_dataset(..., labels={len(labelled)})); load them with labels={given['labels']}, "
+                              f"or leave labels out here")
+        out["labels"] = len(labelled)
     carried = getattr(data, "binarize", None)
     if carried is None:
-        return {}
+        return out
     asked = given.get("binarize")
     if asked is not None and asked != carried and not (carried == "none" and asked == "dynamic"):
         what = "the run was trained with" if resuming else "the setting given here is"
         raise ConfigError(f"binarize={asked!r} cannot take effect: the data were loaded with load_dataset(..., binarize={carried!r}) "
                           f"and {what} binarize={asked!r}; load the data with binarize={asked!r}"
                           + ("" if resuming else ", or leave binarize out here (the data's is then used and recorded)"))
-    out = {"binarize": asked or carried}
+    out["binarize"] = asked or carried
     threshold = getattr(data, "threshold", None)
     if carried == "static" and threshold is not None:
         if given.get("threshold", threshold) != threshold:
@@ -263,9 +272,11 @@ def fit(cls: type[GenerativeModel], cfg: TrainConfig, model_cfg: Any, run_dir: P
         standardization = read_run(run_dir).standardization if resume else None
         try:
             data = datasets.load_dataset(cfg.dataset, cfg.data_dir, cfg.val_fraction, cfg.seed, cfg.image_size,
-                                         cfg.binarize, cfg.threshold, standardization=standardization)
+                                         cfg.binarize, cfg.threshold, standardization=standardization, labels=cfg.labels)
         except KeyboardInterrupt:
             raise KeyboardInterrupt("interrupted while loading the data; nothing was written") from None
+    else:
+        data = datasets.keep_labels(data, cfg.labels, cfg.seed)  # semi-supervised: only cfg.labels training labels kept
     check_model_fits_data(cls, data)
     try:
         model: GenerativeModel = cls(model_cfg, data.shape, data.num_classes).to(device)

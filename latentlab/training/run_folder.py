@@ -52,7 +52,7 @@ import torch
 from latentlab.config import TrainConfig, from_dict, train_defaults
 from latentlab.errors import ConfigError, LatentlabError, RunFolderError
 from latentlab.models import get_model_class
-from latentlab.models.base import GenerativeModel, LatentGenerator
+from latentlab.models.base import GenerativeModel, LatentGenerator, SemiSupervised
 
 CONFIG, WEIGHTS, BEST, STATE, METRICS = "config.json", "model.safetensors", "best.safetensors", "train_state.pt", "metrics.jsonl"
 MANIFEST, LOCK = "checkpoint.json", ".lock"
@@ -597,12 +597,19 @@ def data_record(data) -> dict:
               "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)}}
     if getattr(data, "standardization", None) is not None:
         record["standardization"] = data.standardization.to_dict()
+    if getattr(data, "labelled", None) is not None:  # semi-supervised: the training images whose labels were kept
+        record["labelled"] = data.labelled.tolist()
     return record
 
 
 def check_model_fits_data(cls: type[GenerativeModel], data) -> None:
     """Tabular data (rows of features, ``latentlab.data.tabular``) trains the autoencoders (ae, and the VAE
-    family) only: the other models make images in [0, 1]. A ConfigError says what to train instead."""
+    family) only: the other models make images in [0, 1]. Training labels kept for only some images (the
+    others -1, ``labels``) train only a semi-supervised model. A ConfigError says what to train instead."""
+    if getattr(data, "labelled", None) is not None and not issubclass(cls, SemiSupervised):
+        raise ConfigError(f"labels={len(data.labelled)} hides the labels of all but {len(data.labelled)} training images (-1), "
+                          f"which only a semi-supervised model trains on, not '{cls.name}': train sgan "
+                          f"(`latentlab train sgan --labels {len(data.labelled)}`), or leave labels (--labels) out")
     if getattr(data, "standardization", None) is None:
         return
     from latentlab.models.ae import AE
