@@ -9,7 +9,7 @@ binarized test set (test images binarized once with seed 0):
   latentlab-iwae   the same network, IWAE objective with k = 5 (latentlab's "best" model here)
 
 Published (Burda et al. 2015, 1 stochastic layer, 3,280 passes): VAE 86.76, IWAE k=50 84.78 nats;
-pythae's reproduction of a VAE: 89.78 nats.
+(pythae's published 89.78 nats is for another network, static binarization and k = 200: not comparable.)
 
     .venv/bin/pip install pythae==0.1.2      # benchmark only; latentlab never imports it
     .venv/bin/python bench/likelihood.py --data-dir /work/shared/data/mnist --minutes 12 --k 1000
@@ -240,7 +240,6 @@ def write_table(results: dict, commands: list[dict]) -> None:
     lines += [
         "| Burda et al. 2015, VAE (published) | ELBO | — | 3,280 | — | 86.76 | 5000 | 10000 | — |",
         "| Burda et al. 2015, IWAE k=50 (published) | IWAE | — | 3,280 | — | 84.78 | 5000 | 10000 | — |",
-        "| pythae reproduction of a VAE (published) | ELBO | — | — | — | 89.78 | — | — | — |",
         "",
         "How each latentlab model was trained (the equivalent CLI; the script trains one epoch, then resumes to more):",
         "",

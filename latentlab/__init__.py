@@ -8,6 +8,7 @@
 The package, layer by layer (each folder imports only from the ones listed before it):
 
     config.py, errors.py   settings dataclasses and the errors a user fixes
+    files.py               atomic file writes and notes to the user (used by every layer)
     data/                  datasets, batches, preprocessing, corruption noise
     nn/                    building blocks: networks, lecture presets, likelihoods and divergences
     models/                one file per model family, maths only, and the registry

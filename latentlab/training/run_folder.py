@@ -37,7 +37,6 @@ import io
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 import warnings
@@ -49,6 +48,7 @@ from typing import Any
 
 import torch
 
+from latentlab.files import atomic_write, note, umask, write_json  # noqa: F401  (re-exported)
 from latentlab.config import TrainConfig, from_dict, train_defaults
 from latentlab.errors import ConfigError, LatentlabError, RunFolderError
 from latentlab.models import get_model_class
@@ -77,35 +77,6 @@ def default_run_dir(model: str, dataset: str) -> Path:
 
 
 # --- writing files ------------------------------------------------------------------------------
-
-def umask() -> int:
-    """The process's umask, read without changing it where the system allows (Linux: /proc)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path`` (same folder, so the rename is atomic). The file
-    gets the permissions of a plain ``open``: 0o666 less the umask (mkstemp's own are 0o600)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
 
 def _write(fd: int, data: bytes) -> None:
     """Every byte of ``data`` to ``fd``: the one place checkpoint bytes are written (tests make it fail)."""
@@ -139,10 +110,6 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def write_json(path: Path, obj: Any) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=2) + "\n"))
 
 
 def weights_bytes(model: GenerativeModel, **meta: Any) -> bytes:
@@ -637,8 +604,3 @@ def check_output_file(path: str | Path, option: str = "-o/--output") -> Path:
     except OSError as e:
         raise LatentlabError(f"{option} {path}: cannot write in {folder} ({e.strerror}); choose a folder you can write to") from None
     return path
-
-
-def note(message: str) -> None:
-    """A line for the user that is not an error (stderr)."""
-    print(f"latentlab: {message}", file=sys.stderr, flush=True)

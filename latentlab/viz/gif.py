@@ -12,7 +12,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from latentlab.viz.plots import grid
-from latentlab.training.run_folder import atomic_write
+from latentlab.files import atomic_write
 
 FRAMES = "frames"
 

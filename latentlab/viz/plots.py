@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 from latentlab.models.base import ConditionalEncoder, ConditionalSampler, Encoder, Sampler
-from latentlab.training.run_folder import atomic_write
+from latentlab.files import atomic_write
 
 
 def pyplot():
@@ -163,7 +163,7 @@ def make_pictures(model, data, run_dir: str | Path, metrics: list[dict], n: int 
     fewer than 2: no latent map) the picture is left out, and so are the image grids of tabular data
     (rows of features, not images); one note then says what was skipped and why."""
     from latentlab.data.tabular import is_tabular
-    from latentlab.training.run_folder import note
+    from latentlab.files import note
     run_dir = Path(run_dir)
     model.eval()
     made: list[Path] = []
