@@ -153,20 +153,22 @@ class LatentOutlierDetector(OutlierMixin, BaseEstimator):
             device = resolve_device(self.device)
         except ConfigError as e:
             raise ValueError(str(e)) from e
-        torch.manual_seed(seed)  # the initial weights and the training draws (this is a training entry point)
-        model = cls(model_cfg, tuple(x.shape[1:])).to(device)
-        groups = model.optimizer_groups()
-        trainer = Trainer(model, model, groups, {g: make_optimizer(cfg, ps) for g, ps in groups.items()})
-        schedule, step = model.schedule(), 0
-        model.train()
-        for epoch in range(cfg.epochs):
-            for xb, _ in iterate_batches(Split(x, None), cfg.batch_size, shuffle=True, epoch=epoch, seed=seed):
-                terms = trainer.step(schedule[step % len(schedule)], xb.to(device), None)
-                step += 1
-                if not all(map(math.isfinite, terms.values())):
-                    raise TrainingDiverged(f"{type(self).__name__}: the loss became {terms['loss']} at step {step}; "
-                                           "try a lower lr")
-        return model
+        # the initial weights and the training draws come from the seed; the caller's global RNG is left as it was
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            model = cls(model_cfg, tuple(x.shape[1:])).to(device)
+            groups = model.optimizer_groups()
+            trainer = Trainer(model, model, groups, {g: make_optimizer(cfg, ps) for g, ps in groups.items()})
+            schedule, step = model.schedule(), 0
+            model.train()
+            for epoch in range(cfg.epochs):
+                for xb, _ in iterate_batches(Split(x, None), cfg.batch_size, shuffle=True, epoch=epoch, seed=seed):
+                    terms = trainer.step(schedule[step % len(schedule)], xb.to(device), None)
+                    step += 1
+                    if not all(map(math.isfinite, terms.values())):
+                        raise TrainingDiverged(f"{type(self).__name__}: the loss became {terms['loss']} at step {step}; "
+                                               "try a lower lr")
+            return model
 
     def after_training(self, seed: int) -> None:
         """Anything a detector fixes once training is over (the VAE's shared draws)."""
