@@ -120,7 +120,7 @@ def estimate_nll(model: LikelihoodModel, x: torch.Tensor, y: torch.Tensor | None
     batches = range(0, len(x), batch_size)
     if progress:
         from tqdm import tqdm
-        batches = tqdm(batches, desc=f"log p(x), k={k}", leave=False, dynamic_ncols=True)
+        batches = tqdm(batches, desc="log p(x), exact" if isinstance(model, ExactLikelihood) else f"log p(x), k={k}", leave=False, dynamic_ncols=True)
     for i in batches:
         xb = x[i:i + batch_size].to(device)
         yb = None if y is None else y[i:i + batch_size].to(device)
