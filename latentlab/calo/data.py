@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from latentlab.calo.geometry import geometry_spec
 from latentlab.calo.io import Showers
 from latentlab.data import Dataset, Split
 from latentlab.errors import DataError
@@ -45,7 +46,7 @@ def fit_stats(showers: Showers) -> dict[str, Any]:
     (a2, b2), *_ = np.linalg.lstsq(design, r2, rcond=None)
     if b2 < 0:  # no constant term in these data: fit the stochastic term alone
         a2, b2 = float(np.sum(r2 / e) / np.sum(1.0 / e ** 2)), 0.0
-    return {"n_cells": int(vox.shape[1]),
+    return {"n_cells": int(vox.shape[1]), "geometry": geometry_spec(showers.geometry),
             "e_min": float(e.min()), "e_max": float(e.max()),
             "log_scale": float(max(np.log1p(vox.max()), 1e-3)),
             "response_slope": float(slope), "response_intercept": float(intercept),

@@ -205,3 +205,40 @@ class CaloChallengeGeometry(LayeredGeometry):
         if n_a == 1:  # no angular information: put the energy on the x axis at its radius
             ga = np.zeros_like(ga)
         return np.stack([(gr * np.cos(ga)).ravel(), (gr * np.sin(ga)).ravel()], axis=1)
+
+
+def geometry_spec(geometry: LayeredGeometry) -> str:
+    """A short string that ``from_spec`` turns back into the geometry (stored in a shower model's config):
+    "calogan", "calochallenge-ds2", "calochallenge-ds3", or "calochallenge:<voxels per layer>[/<angular bins>]"."""
+    if geometry == CALOGAN:
+        return "calogan"
+    if isinstance(geometry, CaloChallengeGeometry):
+        for number in (2, 3):
+            if geometry == CaloChallengeGeometry.dataset(number):
+                return f"calochallenge-ds{number}"
+        spec = "calochallenge:" + ",".join(str(v) for v in geometry.layer_voxels)
+        if geometry.n_alpha is not None:
+            spec += "/" + ",".join(str(a) for a in geometry.n_alpha)
+        return spec
+    raise ConfigError(f"the {geometry.name} geometry has no spec string; shower models know CaloGAN and "
+                      "CaloChallenge geometries")
+
+
+def from_spec(spec: str) -> LayeredGeometry:
+    """The geometry named by ``geometry_spec``'s string."""
+    if spec == "calogan":
+        return CALOGAN
+    if spec.startswith("calochallenge-ds") and spec[len("calochallenge-ds"):].isdigit():
+        return CaloChallengeGeometry.dataset(int(spec[len("calochallenge-ds"):]))
+    if spec.startswith("calochallenge:"):
+        body = spec[len("calochallenge:"):]
+        voxels, _, alpha = body.partition("/")
+        try:
+            v = tuple(int(x) for x in voxels.split(","))
+            a = tuple(int(x) for x in alpha.split(",")) if alpha else None
+        except ValueError:
+            v = ()
+        if v:
+            return CaloChallengeGeometry(v, a)
+    raise ConfigError(f"unknown geometry {spec!r}; use calogan, calochallenge-ds2, calochallenge-ds3 or "
+                      "calochallenge:<voxels per layer, comma-separated>[/<angular bins per layer>]")

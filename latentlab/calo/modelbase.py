@@ -25,12 +25,13 @@ import torch
 from torch import nn
 
 from latentlab.calo.data import check_energies, decode_cells, energy_condition
+from latentlab.calo.geometry import LayeredGeometry, from_spec
 from latentlab.config import setting
 from latentlab.errors import ConfigError
 from latentlab.models.base import GenerativeModel
 
 # The transform's fields of CaloConfig: fitted on the training showers (``calo.data.fit_stats``), never given by hand.
-FITTED = ("n_cells", "e_min", "e_max", "log_scale", "response_slope", "response_intercept", "response_stochastic",
+FITTED = ("n_cells", "geometry", "e_min", "e_max", "log_scale", "response_slope", "response_intercept", "response_stochastic",
           "response_constant")
 
 
@@ -39,6 +40,8 @@ class CaloConfig:
     """The data transform (fitted by ``latentlab calo train``; stored in config.json)."""
 
     n_cells: int = setting(504, "cells per shower (CaloGAN: 288 + 144 + 72)")
+    geometry: str = setting("calogan", "the showers' geometry (calo.geometry.from_spec): calogan, "
+                                       "calochallenge-ds2, ...")
     e_min: float = setting(1.0, "lowest incident energy seen in training, GeV")
     e_max: float = setting(100.0, "highest incident energy seen in training, GeV")
     log_scale: float = setting(10.0, "v = log1p(E_cell / MeV) / log_scale")
@@ -51,6 +54,7 @@ class CaloConfig:
                                     "N(<E_dep>, sigma(E)); the network gives the shape")
 
     def validate_calo(self) -> None:
+        from_spec(self.geometry)  # a ConfigError naming the choices for an unknown one
         if self.n_cells < 1 or not 0 < self.e_min <= self.e_max or self.log_scale <= 0 or self.response_slope <= 0:
             raise ConfigError(f"inconsistent shower transform (n_cells {self.n_cells}, energies {self.e_min}-"
                               f"{self.e_max} GeV, log_scale {self.log_scale}, slope {self.response_slope}); let "
@@ -87,6 +91,11 @@ class CaloModel(GenerativeModel):
         if int(np.prod(shape)) != cfg.n_cells:
             raise ValueError(f"'{self.name}' models calorimeter showers of {cfg.n_cells} cells, but the data has shape "
                              f"{tuple(shape)}: train it with `latentlab calo train {self.name} --data showers.h5`")
+
+    @property
+    def geometry(self) -> LayeredGeometry:
+        """The geometry of the showers this model was trained on (its voxels per layer, coordinates)."""
+        return from_spec(self.cfg.geometry)
 
     # --- the transform ------------------------------------------------------------------
     def condition(self, energy_gev: torch.Tensor) -> torch.Tensor:
