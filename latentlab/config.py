@@ -26,6 +26,7 @@ def setting(default: Any, help: str, choices: tuple | None = None) -> Any:
 
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
+LR_SCHEDULES = ("constant", "cosine", "linear")
 BINARIZE = ("none", "static", "dynamic")
 
 
@@ -41,8 +42,15 @@ class TrainConfig:
     binarize: str = setting("none", "none: grey levels in [0,1]; static: threshold once; dynamic: Bernoulli resample every batch", BINARIZE)
     threshold: float = setting(0.5, "threshold for static binarization")
     epochs: int = setting(10, "passes over the training split")
+    minutes: float = setting(0.0, "time budget: stop training after this many minutes of the loop (steps, validation, "
+                                  "checkpoints, pictures; not the data loading), ending the epoch there with its validation "
+                                  "and checkpoint; epochs still caps the run (0: no budget)")
     batch_size: int = setting(128, "images per optimiser step")
     lr: float = setting(1e-3, "learning rate of every optimiser")
+    lr_schedule: str = setting("constant", "learning rate over the run: constant, or decayed from lr to lr_floor * lr by a "
+                                           "half cosine or a straight line; the run's progress is the further of steps/"
+                                           "(epochs x batches) and time spent/minutes", LR_SCHEDULES)
+    lr_floor: float = setting(0.0, "where the cosine or linear schedule ends, as a fraction of lr")
     optimizer: str = setting("adam", "optimiser", OPTIMIZERS)
     momentum: float = setting(0.9, "SGD momentum; RMSprop momentum is 0")
     beta1: float = setting(0.9, "Adam beta1: decay rate of the running mean of gradients (GANs 0.5, WGAN-GP 0)")
@@ -87,6 +95,10 @@ class TrainConfig:
             raise ConfigError(f"patience must be >= 0 (0 turns early stopping off), got {self.patience}")
         if not (math.isfinite(self.checkpoint_every) and self.checkpoint_every >= 0):
             raise ConfigError(f"checkpoint_every must be minutes >= 0 (0: checkpoints only at epoch end), got {self.checkpoint_every}")
+        if not (math.isfinite(self.minutes) and self.minutes >= 0):
+            raise ConfigError(f"minutes (the time budget) must be >= 0 and finite (0: no budget), got {self.minutes}")
+        if not 0 <= self.lr_floor <= 1:
+            raise ConfigError(f"lr_floor must be a fraction of lr in [0, 1], got {self.lr_floor}")
         if self.patience and self.val_fraction == 0:
             raise ConfigError("early stopping (patience > 0) needs a validation split: set val_fraction > 0")
         check_choices(self)

@@ -5,6 +5,10 @@ course notes): Geant4 needs 1772 ms per shower on a CPU; the trained CaloGAN gen
 13.1 / 5.11 / 2.19 / 2.03 ms per shower on a CPU at batch sizes 1 / 10 / 128 / 1024, and
 14.5 / 3.68 / 0.021 / 0.024 ms on a GPU at batch sizes 1 / 4 / 128 / 512.
 
+The CaloChallenge 2022 (arXiv:2410.21611) times generation at batch sizes 1, 100 and 10,000
+(``CALOCHALLENGE_BATCHES``; ``convention_batch_sizes("calochallenge")``), CaloGAN at 1, 10, 128 and 1024
+(``CALOGAN_BATCHES``, the default); every table reports ms per shower.
+
 ``time_callable`` times anything that makes a batch of showers (the trained generator's
 sampler plugs in the same way); ``time_simulator`` times latentlab's reference simulator.
 """
@@ -16,6 +20,19 @@ from typing import Any, Callable
 
 from latentlab.calo.simulate import simulate
 
+CALOGAN_BATCHES = (1, 10, 128, 1024)
+CALOCHALLENGE_BATCHES = (1, 100, 10_000)
+BATCH_CONVENTIONS = {"calogan": CALOGAN_BATCHES, "calochallenge": CALOCHALLENGE_BATCHES}
+
+
+def convention_batch_sizes(convention: str) -> tuple[int, ...]:
+    """The batch sizes a timing table uses by ``convention``: "calogan" or "calochallenge"."""
+    if convention not in BATCH_CONVENTIONS:
+        from latentlab.errors import ConfigError
+        raise ConfigError(f"unknown timing convention {convention!r}; choose one of {', '.join(BATCH_CONVENTIONS)}")
+    return BATCH_CONVENTIONS[convention]
+
+
 CALOGAN_PUBLISHED_MS = {
     "geant4_cpu": 1772.0,
     "calogan_cpu": {1: 13.1, 10: 5.11, 128: 2.19, 1024: 2.03},
@@ -23,7 +40,7 @@ CALOGAN_PUBLISHED_MS = {
 }
 
 
-def time_callable(make_batch: Callable[[int, int], Any], batch_sizes: tuple[int, ...] = (1, 10, 128, 1024),
+def time_callable(make_batch: Callable[[int, int], Any], batch_sizes: tuple[int, ...] = CALOGAN_BATCHES,
                   min_seconds: float = 1.0, min_showers: int = 1024) -> dict[int, dict[str, float]]:
     """ms per shower of ``make_batch(batch_size, call_index)`` at each batch size.
 
@@ -47,11 +64,12 @@ def time_callable(make_batch: Callable[[int, int], Any], batch_sizes: tuple[int,
     return out
 
 
-def time_simulator(batch_sizes: tuple[int, ...] = (1, 10, 128, 1024), particle: str = "eplus",
+def time_simulator(batch_sizes: tuple[int, ...] = CALOGAN_BATCHES, particle: str = "eplus",
                    energy: float | tuple[float, float] = (1.0, 100.0), min_seconds: float = 1.0,
-                   min_showers: int = 1024, workers: int | None = None) -> dict[str, Any]:
-    """ms per shower of the reference simulator at each batch size, with CaloGAN's figures beside it."""
-    ms = time_callable(lambda b, i: simulate(particle, b, energy, seed=i + 1, workers=workers),
+                   min_showers: int = 1024, workers: int | None = None, **simulate_kwargs: Any) -> dict[str, Any]:
+    """ms per shower of the reference simulator at each batch size, with CaloGAN's figures beside it
+    (``simulate_kwargs``, e.g. ``geometry``, go to ``simulate``)."""
+    ms = time_callable(lambda b, i: simulate(particle, b, energy, seed=i + 1, workers=workers, **simulate_kwargs),
                        batch_sizes, min_seconds, min_showers)
     return {"simulator_ms": ms, "particle": particle, "energy_gev": energy,
             "cpu_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
@@ -69,7 +87,7 @@ def timing_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def time_generator(run: Any, batch_sizes: tuple[int, ...] = (1, 10, 128, 1024), min_seconds: float = 1.0,
+def time_generator(run: Any, batch_sizes: tuple[int, ...] = CALOGAN_BATCHES, min_seconds: float = 1.0,
                    device: str = "cpu", energy: tuple[float, float] | None = None, min_showers: int = 1024) -> dict[int, dict[str, float]]:
     """ms per shower of a trained shower model (a run folder or the model), MeV cells included.
 
@@ -92,12 +110,18 @@ def time_generator(run: Any, batch_sizes: tuple[int, ...] = (1, 10, 128, 1024), 
     return time_callable(make, batch_sizes, min_seconds, min_showers)
 
 
-def bench_table(run: Any = None, batch_sizes: tuple[int, ...] = (1, 10, 128, 1024), min_seconds: float = 1.0,
-                threads: int = 1, min_showers: int = 1024) -> str:
-    """The timing table of ``latentlab calo bench [RUN]``: simulator, generator on CPU (and CUDA), CaloGAN."""
+def bench_table(run: Any = None, batch_sizes: tuple[int, ...] | None = None, min_seconds: float = 1.0,
+                threads: int = 1, min_showers: int = 1024, *, convention: str = "calogan",
+                **simulate_kwargs: Any) -> str:
+    """The timing table of ``latentlab calo bench [RUN]``: simulator, generator on CPU (and CUDA), CaloGAN.
+
+    ``batch_sizes`` default to the ``convention``'s ("calogan": 1, 10, 128, 1024; "calochallenge":
+    1, 100, 10,000); ``simulate_kwargs`` (e.g. ``geometry``) go to the simulator."""
     import torch
+    batch_sizes = tuple(batch_sizes) if batch_sizes else convention_batch_sizes(convention)
     torch.set_num_threads(threads)
-    sim = time_simulator(batch_sizes, min_seconds=min_seconds, min_showers=min_showers, workers=1)["simulator_ms"]
+    sim = time_simulator(batch_sizes, min_seconds=min_seconds, min_showers=min_showers, workers=1,
+                         **simulate_kwargs)["simulator_ms"]
     columns = {"simulator (1 worker)": sim}
     if run is not None:
         columns[f"generator CPU ({threads} thread{'s' if threads > 1 else ''})"] = time_generator(

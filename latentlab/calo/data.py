@@ -3,7 +3,8 @@
 The transform, fitted once on the training showers and stored in the model's config
 (``config.json``), so ``latentlab.load(run)`` restores it:
 
-    cells      v = log1p(E_cell / 1 MeV) / log_scale         (B, 504), 0 for an empty cell
+    cells      v = log1p(E_cell / 1 MeV) / log_scale         (B, cells), 0 for an empty cell
+                                                             (cells: CaloGAN 504, CaloChallenge dataset 2 6480)
                log_scale = the largest log1p(E_cell) in training, so v lies in [0, 1]
     inverse    E_cell = expm1(log_scale * v) MeV              >= 0 whenever v >= 0
     energy     c = 2 (ln E - ln e_min) / (ln e_max - ln e_min) - 1     (B, 1), [-1, 1] over training
@@ -13,8 +14,10 @@ The transform, fitted once on the training showers and stored in the model's con
     resolution sigma(E_dep) / <E_dep> = sqrt(response_stochastic^2 / E + response_constant^2), fitted
                the same way; with ``calibrate`` the models draw each shower's total from it
 
-``x`` of the training ``Dataset`` is v as (N, 1, 1, 504); ``y`` the incident energy in GeV,
-(N, 1) float32 (the training loop passes it through to ``model.loss(x, y, group)``).
+``x`` of the training ``Dataset`` is v as (N, 1, 1, cells); ``y`` the incident energy in GeV,
+(N, 1) float32 (the training loop passes it through to ``model.loss(x, y, group)``). The
+geometry's spec string (``geometry.geometry_spec``) is stored with the constants, so a model
+knows the layers, and the file layout, of the showers it makes.
 """
 from __future__ import annotations
 
@@ -98,7 +101,7 @@ def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int) 
 
 def to_split(showers: Showers, log_scale: float) -> Split:
     cells = torch.from_numpy(showers.voxels().astype(np.float32))
-    x = encode_cells(cells, log_scale).reshape(len(showers), 1, 1, showers.geometry.n_voxels)  # (N, 1, 1, 504)
+    x = encode_cells(cells, log_scale).reshape(len(showers), 1, 1, showers.geometry.n_voxels)  # (N, 1, 1, cells)
     y = torch.from_numpy(showers.energy.astype(np.float32)).reshape(-1, 1)  # (N, 1) GeV
     return Split(x, y)
 

@@ -21,6 +21,18 @@ CaloChallenge 2022 (arXiv:2410.21611): showers are flat vectors of voxels, layer
 layer; within a layer the voxels run angular-bin-major, radial-bin-minor (dataset 2:
 45 layers x 16 angular x 9 radial bins = 6480 voxels). The user states the voxels per
 layer (and optionally the angular bins per layer, to get (alpha, r) images).
+
+The presets for datasets 2 and 3 carry the challenge's binning files (binning_dataset_2.xml,
+binning_dataset_3.xml) and its detector (Geant4's Par04 example, see ``materials``), so the
+simulator can fill them:
+
+    dataset 2: 45 layers of 3.4 mm (z 0..153 mm); 16 angular bins; 9 radial bins with edges
+               0, 4.65, 9.3, 13.95, 18.6, 23.25, 27.9, 32.55, 37.2, 41.85 mm (0.5 R_M of tungsten)
+    dataset 3: the same layers; 50 angular bins; 18 radial bins of 2.325 mm (0 .. 41.85 mm)
+
+Angular bin k of n spans alpha in [-pi + 2 pi k / n, -pi + 2 pi (k + 1) / n), and a voxel sits
+at x = r cos(alpha), y = r sin(alpha) (r, alpha: the bin centres), as in the challenge's
+HighLevelFeatures code.
 """
 from __future__ import annotations
 
@@ -29,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from latentlab.calo.materials import CALOGAN_STACK, SamplingStack
+from latentlab.calo.materials import CALOCHALLENGE_STACK, CALOGAN_STACK, SamplingStack
 from latentlab.errors import ConfigError
 
 
@@ -128,19 +140,29 @@ class CaloGANGeometry(LayeredGeometry):
 CALOGAN = CaloGANGeometry()
 
 
+# CaloChallenge datasets 2 and 3: 45 readout layers of 3.4 mm and radial bins of 4.65 / 2.325 mm (the binning files).
+CALOCHALLENGE_LAYERS = 45
+CALOCHALLENGE_LAYER_MM = 3.4
+CALOCHALLENGE_BINS = {2: (16, 9, 4.65), 3: (50, 18, 2.325)}   # dataset: (angular bins, radial bins, radial bin mm)
+
+
 @dataclass(frozen=True)
 class CaloChallengeGeometry(LayeredGeometry):
     """Voxels per layer, optionally split into (angular, radial) bins.
 
     ``n_alpha[i]`` angular bins in layer ``i`` make its image (n_alpha, voxels / n_alpha);
     ``r_edges_mm[i]`` (radial bin edges) put coordinates in mm, otherwise radii are in
-    units of radial bins. Without ``n_alpha`` the layers stay flat vectors.
+    units of radial bins. Without ``n_alpha`` the layers stay flat vectors. ``z_edges_mm``
+    (the layers' boundaries along the axis, n_layers + 1 values) and ``stack`` (the
+    material) complete the description for the simulator.
     """
 
     layer_voxels: tuple[int, ...]
     n_alpha: tuple[int, ...] | None = None
     r_edges_mm: tuple[tuple[float, ...], ...] | None = None
     name: str = "calochallenge"
+    z_edges_mm: tuple[float, ...] | None = None
+    stack: SamplingStack | None = None
 
     def __post_init__(self) -> None:
         v = tuple(int(x) for x in self.layer_voxels)
@@ -157,10 +179,20 @@ class CaloChallengeGeometry(LayeredGeometry):
         if self.r_edges_mm is not None:
             if self.n_alpha is None or len(self.r_edges_mm) != len(v):
                 raise ConfigError("r_edges_mm needs n_alpha and one list of radial edges per layer")
-            for i, edges in enumerate(self.r_edges_mm):
+            r_edges = tuple(tuple(float(x) for x in edges) for edges in self.r_edges_mm)
+            for i, edges in enumerate(r_edges):
                 if len(edges) != v[i] // self.n_alpha[i] + 1:
                     raise ConfigError(f"layer {i} has {v[i] // self.n_alpha[i]} radial bins, so it needs "
                                       f"{v[i] // self.n_alpha[i] + 1} radial edges, got {len(edges)}")
+                if edges[0] < 0 or any(b <= a for a, b in zip(edges, edges[1:])):
+                    raise ConfigError(f"layer {i}: radial edges must start at >= 0 mm and increase, got {edges}")
+            object.__setattr__(self, "r_edges_mm", r_edges)
+        if self.z_edges_mm is not None:
+            z = tuple(float(x) for x in self.z_edges_mm)
+            if len(z) != len(v) + 1 or any(b <= a for a, b in zip(z, z[1:])):
+                raise ConfigError(f"z_edges_mm needs {len(v) + 1} increasing values (the boundaries of {len(v)} "
+                                  f"layers along the axis, mm), got {len(z)}")
+            object.__setattr__(self, "z_edges_mm", z)
 
     @classmethod
     def regular(cls, n_layers: int, n_alpha: int, n_radial: int, name: str = "calochallenge") -> CaloChallengeGeometry:
@@ -169,11 +201,15 @@ class CaloChallengeGeometry(LayeredGeometry):
 
     @classmethod
     def dataset(cls, number: int) -> CaloChallengeGeometry:
-        """CaloChallenge dataset 2 (45 x 16 x 9) or 3 (45 x 50 x 18); dataset 1 is irregular: state it."""
-        if number == 2:
-            return cls.regular(45, 16, 9, name="calochallenge-ds2")
-        if number == 3:
-            return cls.regular(45, 50, 18, name="calochallenge-ds3")
+        """CaloChallenge dataset 2 (45 x 16 x 9) or 3 (45 x 50 x 18), with the binning files' radial edges,
+        the 3.4 mm layers and the tungsten/silicon stack; dataset 1 is irregular: state it."""
+        if number in CALOCHALLENGE_BINS:
+            n_alpha, n_r, dr = CALOCHALLENGE_BINS[number]
+            edges = tuple(round(dr * k, 6) for k in range(n_r + 1))
+            n = CALOCHALLENGE_LAYERS
+            return cls((n_alpha * n_r,) * n, (n_alpha,) * n, (edges,) * n, name=f"calochallenge-ds{number}",
+                       z_edges_mm=tuple(round(CALOCHALLENGE_LAYER_MM * k, 6) for k in range(n + 1)),
+                       stack=CALOCHALLENGE_STACK)
         raise ConfigError(f"no preset for CaloChallenge dataset {number}; presets are 2 and 3. For dataset 1 "
                           "give its voxels per layer, e.g. CaloChallengeGeometry((8, 160, 190, 5, 5)) for photons")
 
@@ -182,6 +218,19 @@ class CaloChallengeGeometry(LayeredGeometry):
         if self.n_alpha is None:
             return tuple((n,) for n in self.layer_voxels)
         return tuple((a, n // a) for a, n in zip(self.n_alpha, self.layer_voxels))
+
+    @property
+    def simulatable(self) -> bool:
+        """Whether the simulator can fill it: radial edges, layer boundaries and material are all known."""
+        return self.r_edges_mm is not None and self.z_edges_mm is not None and self.stack is not None
+
+    @property
+    def layer_depths_x0(self) -> tuple[float, ...]:
+        """Thickness of each layer in effective radiation lengths (needs z_edges_mm and stack)."""
+        if self.z_edges_mm is None or self.stack is None:
+            raise ConfigError(f"the {self.name} geometry does not state its layer depths and material")
+        z = self.z_edges_mm
+        return tuple((b - a) / self.stack.x0_mm for a, b in zip(z, z[1:]))
 
     @property
     def coordinate_unit(self) -> str:  # type: ignore[override]
@@ -200,7 +249,7 @@ class CaloChallengeGeometry(LayeredGeometry):
             r = 0.5 * (edges[1:] + edges[:-1])
         else:
             r = np.arange(n_r) + 0.5
-        alpha = 2.0 * np.pi * (np.arange(n_a) + 0.5) / n_a
+        alpha = -np.pi + 2.0 * np.pi * (np.arange(n_a) + 0.5) / n_a  # bin centres, bins from -pi (module doc)
         ga, gr = np.meshgrid(alpha, r, indexing="ij")
         if n_a == 1:  # no angular information: put the energy on the x axis at its radius
             ga = np.zeros_like(ga)

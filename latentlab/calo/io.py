@@ -13,6 +13,9 @@ CaloGAN layout (arXiv:1705.02355; the Mendeley data release), one file per parti
 CaloChallenge 2022 layout (arXiv:2410.21611):
     incident_energies (N, 1)       MeV
     showers           (N, voxels)  MeV, layer after layer (the geometry says how many per layer)
+The file does not say its geometry. Without one stated, the readers take, in this order:
+the ``geometry`` attribute latentlab writes (``geometry.geometry_spec``), the preset of the
+voxel count (6480: dataset 2, 40500: dataset 3), then the ``voxels_per_layer`` attribute.
 
 Readers check what a file holds and raise ``DataError`` naming the problem and the fix:
 missing datasets (listing what was found), shapes that do not match the geometry, counts
@@ -30,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from latentlab.calo.geometry import CALOGAN, LayeredGeometry
-from latentlab.errors import DataError
+from latentlab.calo.geometry import CALOGAN, CaloChallengeGeometry, LayeredGeometry, from_spec, geometry_spec
+from latentlab.errors import DataError, LatentlabError
 
 if TYPE_CHECKING:
     import h5py  # imported where a file is opened, so that reading this module does not load HDF5
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 CALOGAN_ENERGY_RANGE_GEV = (1.0, 100.0)
 KNOWN_CALOCHALLENGE_VOXELS = {368: "dataset 1 photons", 533: "dataset 1 pions",
                               6480: "dataset 2 (45 x 16 x 9)", 40500: "dataset 3 (45 x 50 x 18)"}
+CALOCHALLENGE_PRESETS = {6480: 2, 40500: 3}   # voxels per shower -> the dataset whose geometry a file gets by default
 
 
 def _first_bad_rows(mask: np.ndarray) -> int:
@@ -312,9 +316,36 @@ def write_calogan(path: str | Path, showers: Showers, dtype: str = "float32") ->
 
 # ---------------------------------------------------------------- CaloChallenge
 
-def read_calochallenge(path: str | Path, geometry: LayeredGeometry, energy_unit: str = "MeV",
+def _attr_text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _file_geometry(f: h5py.File, path: Path, n_voxels: int) -> LayeredGeometry:
+    """The geometry of a CaloChallenge file that states none (module docstring)."""
+    if "geometry" in f.attrs:
+        try:
+            geometry = from_spec(_attr_text(f.attrs["geometry"]))
+        except LatentlabError:
+            geometry = None
+        if geometry is not None and geometry.n_voxels == n_voxels:
+            return geometry
+    if n_voxels in CALOCHALLENGE_PRESETS:
+        return CaloChallengeGeometry.dataset(CALOCHALLENGE_PRESETS[n_voxels])
+    if "voxels_per_layer" in f.attrs:
+        layers = tuple(int(v) for v in np.ravel(f.attrs["voxels_per_layer"]))
+        if layers and sum(layers) == n_voxels and min(layers) > 0:
+            return CaloChallengeGeometry(layers)
+    known = KNOWN_CALOCHALLENGE_VOXELS.get(n_voxels)
+    hint = f" ({n_voxels} voxels is CaloChallenge {known})" if known else ""
+    raise DataError(f"{path} is a CaloChallenge file of {n_voxels} voxels per shower{hint} and does not say how they "
+                    "split into layers: give the geometry, e.g. CaloChallengeGeometry((8, 160, 190, 5, 5)) for "
+                    "dataset 1 photons")
+
+
+def read_calochallenge(path: str | Path, geometry: LayeredGeometry | None = None, energy_unit: str = "MeV",
                        limit: int | None = None) -> Showers:
-    """Read a CaloChallenge file (``incident_energies``, ``showers``, both MeV) for a stated geometry."""
+    """Read a CaloChallenge file (``incident_energies``, ``showers``, both MeV); ``geometry`` None: the file's own
+    (see the module docstring: 6480 voxels are dataset 2)."""
     path = Path(path)
     if energy_unit not in ("GeV", "MeV"):
         raise DataError(f"energy_unit must be 'GeV' or 'MeV', got {energy_unit!r}")
@@ -323,8 +354,10 @@ def read_calochallenge(path: str | Path, geometry: LayeredGeometry, energy_unit:
                  "If this is a CaloGAN file (energy, layer_0..2) read it with read_calogan.")
         energy = _incident(_read(f, "incident_energies", limit), path, "incident_energies")
         voxels = _read(f, "showers", limit)
+        if geometry is None and voxels.ndim == 2:
+            geometry = _file_geometry(f, path, voxels.shape[1])
     _same_count(path, {"incident_energies": len(energy), "showers": len(voxels)})
-    if voxels.ndim != 2:
+    if voxels.ndim != 2 or geometry is None:
         raise DataError(f"{path}: dataset 'showers' has shape {voxels.shape}; expected (N, voxels)")
     if voxels.shape[1] != geometry.n_voxels:
         known = KNOWN_CALOCHALLENGE_VOXELS.get(voxels.shape[1])
@@ -353,18 +386,30 @@ def write_calochallenge(path: str | Path, showers: Showers, dtype: str = "float3
         f.create_dataset("showers", data=showers.voxels().astype(dtype))
         f.attrs["units"] = "incident_energies, showers: MeV"
         f.attrs["voxels_per_layer"] = np.asarray(showers.geometry.voxels_per_layer)
+        try:
+            f.attrs["geometry"] = geometry_spec(showers.geometry)
+        except LatentlabError:
+            pass  # a geometry without a spec string: voxels_per_layer says what can be said
+        for k, v in showers.meta.items():
+            if isinstance(v, (str, int, float)) and k not in f.attrs:
+                f.attrs[k] = v
 
     return _atomic_h5(path, write)
 
 
+def write_showers(path: str | Path, showers: Showers, dtype: str = "float32") -> Path:
+    """Write Showers in their geometry's layout: CaloGAN's for the CaloGAN geometry, else CaloChallenge's."""
+    if showers.geometry.layer_shapes == CALOGAN.layer_shapes:
+        return write_calogan(path, showers, dtype)
+    return write_calochallenge(path, showers, dtype)
+
+
 def read_showers(path: str | Path, geometry: LayeredGeometry | None = None, limit: int | None = None) -> Showers:
-    """Read either layout, recognised by its dataset names (CaloChallenge needs ``geometry``)."""
+    """Read either layout, recognised by its dataset names (a CaloChallenge file without ``geometry``: its own,
+    see the module docstring)."""
     path = Path(path)
     with _open(path) as f:
         names = set(f.keys())
     if "showers" in names or "incident_energies" in names:
-        if geometry is None:
-            raise DataError(f"{path} is a CaloChallenge file; its voxel geometry is not in the file, so give it "
-                            "(e.g. geometry=CaloChallengeGeometry.dataset(2))")
         return read_calochallenge(path, geometry, limit=limit)
     return read_calogan(path, limit=limit, geometry=geometry or CALOGAN)

@@ -39,7 +39,7 @@ FITTED = ("n_cells", "geometry", "e_min", "e_max", "log_scale", "response_slope"
 class CaloConfig:
     """The data transform (fitted by ``latentlab calo train``; stored in config.json)."""
 
-    n_cells: int = setting(504, "cells per shower (CaloGAN: 288 + 144 + 72)")
+    n_cells: int = setting(504, "cells per shower (CaloGAN: 288 + 144 + 72; CaloChallenge dataset 2: 6480)")
     geometry: str = setting("calogan", "the showers' geometry (calo.geometry.from_spec): calogan, "
                                        "calochallenge-ds2, ...")
     e_min: float = setting(1.0, "lowest incident energy seen in training, GeV")

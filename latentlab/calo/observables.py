@@ -7,9 +7,14 @@ energy, E_tot = sum_l E_l over the cells, overflow excluded):
     shower depth s_d = sum_l l E_l / E_tot,  depth width sigma_sd = sqrt(sum_l l^2 E_l / E_tot - s_d^2),
     lateral width per layer = energy-weighted standard deviation of the cell positions,
     E_ratio_l   = (E_1st - E_2nd) / (E_1st + E_2nd) of the two hottest cells,
-and the CaloChallenge's (arXiv:2410.21611) centres of energy per layer. CaloGAN's "lateral
-width" is the one along array axis 0 (``width_x``); we also give axis 1 (``width_y``).
-Undefined values (an empty layer) are 0, as in the CaloChallenge code.
+and the CaloChallenge's (arXiv:2410.21611) high-level features per layer: energy, centres of
+energy in x and y, widths in x and y (energy-weighted standard deviations) and sparsity
+(``LAYER_FEATURES``). x and y are the geometry's cell coordinates: CaloGAN's cell centres in
+mm (x along array axis 0, y along axis 1), or for a CaloChallenge geometry x = r cos(alpha)
+("eta") and y = r sin(alpha) ("phi") at the centre of each (alpha, r) bin, r in mm when the
+geometry has radial edges. CaloGAN's "lateral width" is the one along array axis 0
+(``width_x``); we also give axis 1 (``width_y``). Undefined values (an empty layer) are 0,
+as in the CaloChallenge code.
 """
 from __future__ import annotations
 
@@ -109,10 +114,22 @@ def average_images(s: Showers) -> list[np.ndarray]:
     return [x.mean(axis=0, dtype=np.float64) for x in s.layers]
 
 
+# The CaloChallenge's high-level features of each layer (its HighLevelFeatures: E, EC_eta, EC_phi,
+# width_eta, width_phi, and the sparsity added for the challenge's evaluation), as ``observables`` names them.
+LAYER_FEATURES = ("energy", "centre_x", "centre_y", "width_x", "width_y", "sparsity")
+
+
+def _axis_names(s: Showers) -> tuple[str, str]:
+    if getattr(s.geometry, "n_alpha", None) is not None:
+        return "x = r cos(alpha) (eta)", "y = r sin(alpha) (phi)"
+    return "axis 0", "axis 1"
+
+
 def observables(s: Showers) -> list[Observable]:
     """Every observable of the module docstring, as families for plots and tables."""
     layers = [f"layer_{i}" for i in range(s.n_layers)]
     unit = s.geometry.coordinate_unit
+    ax, ay = _axis_names(s)
     e = layer_energies(s)
     depth, width = shower_depth(s)
     centres, widths = centres_and_widths(s)
@@ -123,12 +140,55 @@ def observables(s: Showers) -> list[Observable]:
         Observable("sparsity", "fraction of cells hit", "", sparsity(s), layers),
         Observable("depth", "shower depth", "layers", depth[:, None], [""]),
         Observable("depth_width", "shower depth width", "layers", width[:, None], [""]),
-        Observable("width_x", "lateral width, axis 0", unit, widths[:, :, 0], layers),
-        Observable("width_y", "lateral width, axis 1", unit, widths[:, :, 1], layers),
-        Observable("centre_x", "centre of energy, axis 0", unit, centres[:, :, 0], layers),
-        Observable("centre_y", "centre of energy, axis 1", unit, centres[:, :, 1], layers),
+        Observable("width_x", f"lateral width, {ax}", unit, widths[:, :, 0], layers),
+        Observable("width_y", f"lateral width, {ay}", unit, widths[:, :, 1], layers),
+        Observable("centre_x", f"centre of energy, {ax}", unit, centres[:, :, 0], layers),
+        Observable("centre_y", f"centre of energy, {ay}", unit, centres[:, :, 1], layers),
         Observable("e_ratio", "E_ratio of the two hottest cells", "", e_ratio(s), layers),
     ]
+
+
+def layer_features(s: Showers) -> dict[str, np.ndarray]:
+    """The CaloChallenge's high-level features per layer: {feature: (N, L)} for ``LAYER_FEATURES``,
+    and "response" (N, 1), E_tot / E_inc."""
+    centres, widths = centres_and_widths(s)
+    return {"energy": layer_energies(s), "centre_x": centres[:, :, 0], "centre_y": centres[:, :, 1],
+            "width_x": widths[:, :, 0], "width_y": widths[:, :, 1], "sparsity": sparsity(s),
+            "response": response(s)[:, None]}
+
+
+def response_in_energy_bins(energy_gev: np.ndarray, resp: np.ndarray, edges: np.ndarray) -> list[dict[str, float]]:
+    """Per incident-energy bin: showers, mean incident energy, mean of E_tot / E_inc, its standard
+    deviation, the resolution std / mean and that resolution's statistical error (Gaussian:
+    resolution / sqrt(2 (n - 1))). Bins with fewer than 2 showers hold n and NaN."""
+    idx = np.clip(np.searchsorted(edges, energy_gev, side="right") - 1, 0, len(edges) - 2)
+    out = []
+    for k in range(len(edges) - 1):
+        r, e = resp[idx == k], energy_gev[idx == k]
+        row = {"e_low_gev": float(edges[k]), "e_high_gev": float(edges[k + 1]), "n": int(len(r)),
+               "e_mean_gev": float("nan"), "mean": float("nan"), "std": float("nan"), "resolution": float("nan"),
+               "resolution_error": float("nan")}
+        if len(r) >= 2:
+            mean, std = float(r.mean()), float(r.std(ddof=1))
+            res = std / mean if mean > 0 else float("nan")
+            row.update(e_mean_gev=float(e.mean()), mean=mean, std=std, resolution=res,
+                       resolution_error=res / np.sqrt(2.0 * (len(r) - 1)))
+        out.append(row)
+    return out
+
+
+def fit_resolution(rows: list[dict[str, float]]) -> dict[str, float]:
+    """Least-squares fit of (std / mean)^2 = a^2 / E[GeV] + b^2 to ``response_in_energy_bins`` rows:
+    the stochastic term a and the constant term b (both >= 0; NaN with fewer than 2 bins)."""
+    ok = [r for r in rows if np.isfinite(r["resolution"]) and r["e_mean_gev"] > 0]
+    if len(ok) < 2:
+        return {"a": float("nan"), "b": float("nan")}
+    e = np.array([r["e_mean_gev"] for r in ok])
+    res2 = np.array([r["resolution"] for r in ok]) ** 2
+    w = 1.0 / np.maximum(np.array([2 * r["resolution"] * r["resolution_error"] for r in ok]), 1e-12)
+    design = np.stack([1.0 / e, np.ones_like(e)], axis=1) * w[:, None]
+    coef = np.linalg.lstsq(design, res2 * w, rcond=None)[0]
+    return {"a": float(np.sqrt(max(coef[0], 0.0))), "b": float(np.sqrt(max(coef[1], 0.0)))}
 
 
 def high_level_features(s: Showers) -> tuple[np.ndarray, list[str]]:

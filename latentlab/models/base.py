@@ -68,6 +68,10 @@ class GenerativeModel(nn.Module):
         """Validation/test terms for one batch (called under no_grad); "loss" drives early stopping."""
         return self.loss(x, y, self.schedule()[0])
 
+    def fit_start(self, x_train: torch.Tensor) -> None:
+        """Called once, before the first step of a new run (never on --resume), with the training images:
+        a data-dependent initialisation (the VAE's output bias)."""
+
     def fit_end(self, x_train: torch.Tensor) -> None:
         """Called after every epoch, before validation, with the training images (fit the AE's latent
         Gaussian; fit a closed-form density, whose model has no optimiser groups)."""

@@ -34,8 +34,9 @@ The KDE's held-out images: ``fit_end`` sees only the training split, so it holds
 others as the kernels' centres; both drawn with a torch.Generator seeded 0 (``holdout_split``), so a
 fit is repeatable. The centres are buffers saved with the run (``max_points`` x D floats).
 
-(Fitting in the latent space of a trained AE/VAE, the issue's ``--on RUN``, is not here: a model
-does not read run folders, and these samples are images clamped to [0, 1], not codes.)
+(Fitting in the latent space of a trained AE/VAE: a model does not read run folders, so the codes
+are given as tabular data, rows of (1, 1, latent); samples are then codes, not clamped, to decode
+with the AE/VAE. ``bench/density.py`` does this.)
 """
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ from dataclasses import dataclass
 import torch
 
 from latentlab.config import setting
+from latentlab.data.tabular import is_tabular
 from latentlab.errors import ConfigError, LatentlabError
 from latentlab.models.base import ExactLikelihood, GenerativeModel, Sampler
 
@@ -86,8 +88,10 @@ class DensityModel(GenerativeModel, Sampler, ExactLikelihood):
         return x.reshape(len(x), -1).to(self.device, torch.float64)
 
     def images(self, x: torch.Tensor) -> torch.Tensor:
-        """(n, D) -> (n, C, H, W) float32, clamped to [0, 1]."""
-        return x.clamp(0, 1).float().view(len(x), *self.shape)
+        """(n, D) -> (n, C, H, W) float32, images clamped to [0, 1]; rows of tabular data (latent codes,
+        standardised features) are left as they are."""
+        x = x.float().view(len(x), *self.shape)
+        return x if is_tabular(self.shape) else x.clamp(0, 1)
 
 
 # --- the Gaussian ----------------------------------------------------------------------------

@@ -19,7 +19,8 @@ sharper reconstructions but a latent that the prior covers badly (worse samples)
 q(z|x) to the prior (smoother latent, better-covered samples, blurrier reconstructions). Only
 beta = 1 makes the loss a bound on -log p(x). ``warmup`` ramps beta linearly from 0 over the first
 training steps (a step counter kept in the model, so --resume continues the ramp), which keeps
-latent units from collapsing to the prior early in training.
+latent units from collapsing to the prior early in training. ``output_bias`` data starts the
+decoder's output bias at the logits of the training pixels' means (Burda et al. 2015).
 
 Tabular data (rows of D standardised features, the (1, 1, D) layout of ``latentlab.data.tabular``):
 only ``arch`` mlp applies, and p(x|z) is Gaussian with mean decoder(z) itself (no sigmoid: features
@@ -50,6 +51,7 @@ from latentlab.nn.nets import ACTIVATIONS, decoder_net, encoder_net
 
 ARCHS = ("mlp", "conv")
 OBJECTIVES = ("elbo", "iwae")
+OUTPUT_BIAS = ("zero", "data")
 
 
 @dataclass
@@ -68,6 +70,9 @@ class VAEConfig:
     objective: str = setting("elbo", "elbo (Kingma and Welling) or iwae (importance-weighted bound, Burda et al.)", OBJECTIVES)
     k: int = setting(1, "importance samples per image of the iwae objective")
     warmup: int = setting(0, "KL warm-up: beta rises linearly from 0 over this many training steps (0 = off)")
+    output_bias: str = setting("zero", "start of the decoder's output bias: zero (the layer's own initialisation) or data "
+                                       "(the logits of the training pixels' means, as Burda et al. 2015 initialise it; "
+                                       "Bernoulli images only)", OUTPUT_BIAS)
 
     def validate(self) -> None:
         check_choices(self)
@@ -104,6 +109,19 @@ class VariationalModel(GenerativeModel, LikelihoodModel):
 
     def build_nets(self, cfg: VAEConfig, shape: tuple[int, int, int]) -> None:
         raise NotImplementedError
+
+    @torch.no_grad()
+    def fit_start(self, x_train: torch.Tensor) -> None:
+        """``output_bias`` data: the decoder's last bias := logit of the mean training pixel, so that the
+        untrained decoder already outputs the average image (per pixel for an MLP, per channel for a conv)."""
+        if self.cfg.output_bias != "data" or self.tabular or self.cfg.likelihood != "bernoulli":
+            return
+        mean = x_train.float().mean(0).clamp(1e-3, 1 - 1e-3)  # (C, H, W)
+        bias = [m.bias for m in self.decoder.modules() if getattr(m, "bias", None) is not None][-1]
+        if bias.numel() == mean.numel():  # MLP: one bias per pixel
+            bias.copy_(torch.logit(mean).reshape(bias.shape))
+        elif bias.numel() == mean.shape[0]:  # conv: one bias per channel
+            bias.copy_(torch.logit(mean.mean((1, 2))))
 
     def encoder_input(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         """What the encoder sees of an image (and its label, for a conditional model)."""

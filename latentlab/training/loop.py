@@ -5,7 +5,10 @@ Per batch: pick the optimiser group from the model's schedule, freeze every othe
 parameter, minimise ``terms["loss"]``, check every term is finite; every
 ``checkpoint_every`` minutes, a mid-epoch checkpoint. Per epoch: validation pass,
 one line of metrics.jsonl, checkpoint (and the best checkpoint), the model's
-per-epoch pictures (``latentlab.training.callbacks``), early stopping. Rank 0 also
+per-epoch pictures (``latentlab.training.callbacks``), early stopping. A time budget
+(``minutes``) ends the run at the first step past it, with that epoch's validation and
+checkpoint; a learning-rate schedule (``lr_schedule``) sets each step's rate from the
+run's progress (steps done, or time spent of the budget, whichever is further). Rank 0 also
 writes TensorBoard event files (``latentlab.training.events``): the metrics per epoch,
 the training terms every ``log_every`` steps, the sample grid per epoch.
 Ctrl-C (or SIGTERM) finishes the current step, saves, and exits; --resume continues
@@ -48,8 +51,10 @@ from latentlab.training.run_folder import (BEST, CONFIG, METRICS, PARTS, STATE, 
 
 # Settings that may change when resuming (recorded in config.json, "resumed"); everything else must match
 # the checkpoint. The learning rate and Adam's betas apply from the resumed step on: the advice after a NaN.
-RESUMABLE = ("epochs", "patience", "device", "amp", "progress", "checkpoint_every", "log_every", "lr", "beta1", "beta2")
+RESUMABLE = ("epochs", "minutes", "patience", "device", "amp", "progress", "checkpoint_every", "log_every", "lr",
+             "lr_schedule", "lr_floor", "beta1", "beta2")
 _clock = time.monotonic  # what checkpoint_every is measured with (tests replace it)
+_budget_clock = time.monotonic  # what the time budget (minutes) and the schedule's time progress are measured with
 
 
 @dataclass
@@ -60,7 +65,7 @@ class Run:
     model: GenerativeModel
     config: TrainConfig
     metrics: list[dict]
-    status: str  # "finished", "early-stopped"
+    status: str  # "finished", "early-stopped", "time-budget"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -88,6 +93,7 @@ class LoopState:
     world_size: int = 1  # processes when it was saved: a mid-epoch ``batch`` is rescaled when that changes
     # like sums, since the last step/ point of TensorBoard (rank 0's); saved beside "loop", as "window"
     window: dict[str, tuple[float, int]] = field(default_factory=dict)
+    seconds: float = 0.0  # time spent in the loop so far, over every resumed part: what ``minutes`` is measured against
 
     def to_dict(self) -> dict:
         """Everything but ``window``, which the checkpoint keeps apart (``save_checkpoint``)."""
@@ -162,6 +168,24 @@ def make_optimizer(cfg: TrainConfig, params: list) -> torch.optim.Optimizer:
     if cfg.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def lr_factor(cfg: TrainConfig, progress: float) -> float:
+    """The learning rate's multiplier at ``progress`` in [0, 1] of the run (``cfg.lr_schedule``):
+    constant 1; cosine  f + (1 - f) (1 + cos(pi p)) / 2  (Loshchilov & Hutter 2017, SGDR, one cycle);
+    linear  1 - (1 - f) p; with f = ``cfg.lr_floor``."""
+    p = min(max(progress, 0.0), 1.0)
+    if cfg.lr_schedule == "cosine":
+        return cfg.lr_floor + (1.0 - cfg.lr_floor) * 0.5 * (1.0 + math.cos(math.pi * p))
+    if cfg.lr_schedule == "linear":
+        return 1.0 - (1.0 - cfg.lr_floor) * p
+    return 1.0
+
+
+def set_lr(trainer: Trainer, lr: float) -> None:
+    for opt in trainer.opts.values():
+        for group in opt.param_groups:
+            group["lr"] = lr
 
 
 def train(model: str = "vae", resume: str | Path | None = None, data: datasets.Dataset | None = None, **settings: Any) -> Run:
@@ -291,6 +315,8 @@ def fit(cls: type[GenerativeModel], cfg: TrainConfig, model_cfg: Any, run_dir: P
     with contextlib.ExitStack() as writing, disk_full(run_dir):
         try:
             state = open_run(writing, run_dir, trainer, cls, cfg, model_cfg, data, resume)
+            if state.step == 0 and state.epoch == 0:
+                model.fit_start(data.train.x)  # a data-dependent initialisation, the same on every rank
             if dist.world_size() > 1:  # independent noise per rank, reproducible from (seed, rank, step)
                 torch.manual_seed(cfg.seed + 7919 * dist.rank() + 104729 * state.step)
             dist.barrier()
@@ -423,7 +449,7 @@ def restore(run_dir: Path, trainer: Trainer, cfg: TrainConfig, checkpoint: Check
         raise RunFolderError(f"{checkpoint.files[STATE]} does not fit this run ({type(e).__name__}: {e}): it comes from another "
                              f"run or model; restore it from the original run, or start over with another --out") from None
     for opt in trainer.opts.values():  # --lr, --beta1, --beta2 given with --resume take effect (else: the same values)
-        for group in opt.param_groups:
+        for group in opt.param_groups:  # (a schedule sets the step's learning rate before each step)
             group["lr"] = cfg.lr
             if "betas" in group:
                 group["betas"] = (cfg.beta1, cfg.beta2)
@@ -485,19 +511,25 @@ def loop(trainer: Trainer, data: datasets.Dataset, cfg: TrainConfig, run_dir: Pa
     every = 60.0 * cfg.checkpoint_every  # seconds between mid-epoch checkpoints (0: none)
     saved_at = _clock()
     log_every = cfg.log_every  # steps between two points of the step/ scalars (0: none)
+    budget = 60.0 * cfg.minutes  # seconds of loop time (0: none), counted over resumed parts too (state.seconds)
+    n_batches = dist.num_batches(len(data.train), cfg.batch_size)
+    total_steps = max(cfg.epochs * n_batches, 1)
+    scheduled = cfg.lr_schedule != "constant"
+    clock = _Clock(state)
     with _StopFlag() as stop, events.EventLog(run_dir, state.step, enabled=rank0) as board:
         stop.run_dir = run_dir
         for epoch in range(state.epoch, cfg.epochs):
+            if budget and clock.seconds() >= budget:  # a run resumed with the budget it already spent
+                return "time-budget"
             model.train()
             started = time.perf_counter()
-            n_batches = dist.num_batches(len(data.train), cfg.batch_size)
             bar = tqdm(total=n_batches, initial=state.batch,
                        desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (cfg.progress and rank0), leave=False, dynamic_ncols=True)
             batches = datasets.iterate_batches(data.train, cfg.batch_size, shuffle=True, epoch=epoch, seed=cfg.seed,
                                                rank=dist.rank(), world_size=dist.world_size())
             if not schedule:  # a model fitted in closed form by fit_end (gaussian, kde) takes no optimiser steps
                 batches = iter(())
-            interrupted = False
+            interrupted = spent = False
             for i, (x, y) in enumerate(batches):
                 if i < state.batch:
                     continue  # done before the checkpoint this run resumed from
@@ -505,6 +537,11 @@ def loop(trainer: Trainer, data: datasets.Dataset, cfg: TrainConfig, run_dir: Pa
                 if dynamic:
                     x = torch.bernoulli(x)
                 group = schedule[state.step % len(schedule)]
+                if scheduled:
+                    progress = state.step / total_steps
+                    if budget:  # the same on every rank: the mean of the ranks' clocks
+                        progress = max(progress, dist.all_reduce_sum([clock.seconds()])[0] / dist.world_size() / budget)
+                    set_lr(trainer, cfg.lr * lr_factor(cfg, progress))
                 terms = trainer.step(group, x, y)
                 if dist.any_rank(not all(map(math.isfinite, terms.values()))):
                     check_finite(terms, state, run_dir, cfg.lr)
@@ -519,8 +556,9 @@ def loop(trainer: Trainer, data: datasets.Dataset, cfg: TrainConfig, run_dir: Pa
                 bar.update()
                 bar.set_postfix({k: f"{v:.3g}" for k, v in terms.items()}, refresh=False)
                 due = every > 0 and state.batch < n_batches and _clock() - saved_at >= every
-                interrupted, due = dist.any_ranks([stop.set, due])
-                if interrupted:
+                spent = clock.seconds() >= budget > 0
+                interrupted, due, spent = dist.any_ranks([stop.set, due, spent])
+                if interrupted or spent:
                     break
                 if due:  # mid-epoch: at most checkpoint_every minutes of work are ever lost
                     checkpoint(run_dir, trainer, state)
@@ -531,10 +569,15 @@ def loop(trainer: Trainer, data: datasets.Dataset, cfg: TrainConfig, run_dir: Pa
                 saved = Checkpoint(run_dir, state.epoch, state.batch, state.step, {}, True).describe()
                 raise KeyboardInterrupt(f"interrupted: checkpoint saved in {run_dir} ({saved}); continue with --resume {run_dir}")
             row = end_epoch(model, data, cfg, state, started)
+            if spent and state.batch < n_batches:
+                row["batches"] = state.batch  # the time budget ended this epoch early
+            if scheduled:
+                row["lr"] = trainer.opts[next(iter(trainer.opts))].param_groups[0]["lr"]
             improved = state.next_epoch(row.get("val_loss", math.inf))
             if rank0:
                 with open(run_dir / METRICS, "a") as f:
                     f.write(json_line(row))
+            clock.seconds()  # the validation's time counts too
             checkpoint(run_dir, trainer, state, best=improved)
             saved_at = _clock()
             if rank0:
@@ -547,7 +590,26 @@ def loop(trainer: Trainer, data: datasets.Dataset, cfg: TrainConfig, run_dir: Pa
                 if rank0:
                     print(f"early stopping: no better validation loss for {cfg.patience} epochs", flush=True)
                 return "early-stopped"
+            if budget and clock.seconds() >= budget:
+                if rank0 and cfg.progress:
+                    print(f"time budget of {cfg.minutes:g} minutes spent after {state.epoch} epochs "
+                          f"({state.step} steps)", flush=True)
+                return "time-budget"
     return "finished"
+
+
+class _Clock:
+    """Seconds spent in the loop: those of earlier parts of the run (``state.seconds``, saved in every
+    checkpoint) plus this part's, kept up to date in ``state.seconds`` whenever it is read."""
+
+    def __init__(self, state: LoopState):
+        self.state, self.last = state, _budget_clock()
+
+    def seconds(self) -> float:
+        now = _budget_clock()
+        self.state.seconds += now - self.last
+        self.last = now
+        return self.state.seconds
 
 
 def end_epoch(model: GenerativeModel, data: datasets.Dataset, cfg: TrainConfig, state: LoopState, started: float) -> dict:

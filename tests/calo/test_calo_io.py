@@ -75,8 +75,13 @@ def test_calochallenge_file_given_to_calogan_reader(tmp_path, showers):
     path = write_calochallenge(tmp_path / "c.h5", showers)
     with pytest.raises(DataError, match="read_calochallenge"):
         read_calogan(path)
-    with pytest.raises(DataError, match="geometry"):
-        read_showers(path)
+    assert read_showers(path).geometry == CALOGAN  # latentlab's files name their geometry
+    bare = tmp_path / "bare.h5"
+    with h5py.File(bare, "w") as f:  # another tool's file of 504 voxels: the split into layers is unknown
+        f["incident_energies"] = np.full((3, 1), 5000.0)
+        f["showers"] = np.ones((3, 504))
+    with pytest.raises(DataError, match="does not say how they split into layers: give the geometry"):
+        read_showers(bare)
 
 
 def test_wrong_layer_shape(tmp_path):
@@ -151,3 +156,25 @@ def test_showers_checks_shapes_and_values():
     with pytest.raises(DataError, match="CaloGAN layout needs"):
         write_calogan("unused.h5", Showers.from_voxels(np.ones(2), np.zeros((2, 10)), CaloChallengeGeometry((10,))))
     assert CALOGAN.layer_depths_x0 == pytest.approx((5.77, 22.25, 2.76), abs=0.01)
+
+
+def test_ds2_round_trip_and_default_geometry(tmp_path):
+    from latentlab.calo.geometry import from_spec, geometry_spec
+    ds2 = CaloChallengeGeometry.dataset(2)
+    assert from_spec(geometry_spec(ds2)) == ds2 and ds2.r_edges_mm[0][-1] == 41.85 and ds2.z_edges_mm[-1] == 153.0
+    s = simulate("eminus", 10, energy=(1.0, 30.0), geometry=ds2, seed=2)
+    path = write_calochallenge(tmp_path / "ds2.h5", s)
+    with h5py.File(path) as f:
+        assert {k: f[k].shape for k in f} == {"incident_energies": (10, 1), "showers": (10, 6480)}
+        np.testing.assert_allclose(f["incident_energies"][:, 0], s.energy * 1000, rtol=1e-6)  # MeV
+    back = read_showers(path)
+    assert back.geometry == ds2 and [x.shape for x in back.layers] == [(10, 16, 9)] * 45
+    np.testing.assert_array_equal(back.voxels(), s.voxels().astype(np.float32))
+    bare = tmp_path / "bare.h5"  # the challenge's own files carry no attributes: 6480 voxels are dataset 2
+    with h5py.File(bare, "w") as f:
+        f["incident_energies"] = s.energy.reshape(-1, 1) * 1000
+        f["showers"] = s.voxels()
+    assert read_showers(bare).geometry == ds2 and read_calochallenge(bare).geometry == ds2
+    # angular bins start at alpha = -pi, as in the challenge's code: bin 0's centre lies at x < 0, y < 0
+    x, y = ds2.coordinates(0)[0]
+    assert x < 0 and y < 0 and np.hypot(x, y) == pytest.approx(4.65 / 2)

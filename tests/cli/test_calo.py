@@ -115,3 +115,25 @@ def test_generate_from_an_image_run_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "'ae' model, not a shower model" in err and "Traceback" not in err
     assert not (tmp_path / "g.h5").exists()
+
+
+def test_ds2_simulate_train_generate(tmp_path, capsys):
+    from latentlab.calo import CaloChallengeGeometry, read_showers
+    data = tmp_path / "ds2.h5"
+    assert main(["calo", "simulate", "--geometry", "calochallenge-ds2", "--n", "40", "--energy-range", "1", "30",
+                 "--out", str(data)]) == 0
+    with h5py.File(data) as f:
+        assert f["showers"].shape == (40, 6480) and f["incident_energies"].shape == (40, 1)
+    showers = read_showers(data)
+    assert showers.geometry == CaloChallengeGeometry.dataset(2) and showers.meta["layout"] == "calochallenge"
+    assert main(["calo", "train", "calo-vae", "--data", str(data), "--epochs", "1", "--batch-size", "16",
+                 "--hidden", "16", "--latent-dim", "4", "--layers", "1", "--validate-n", "0", "--no-progress",
+                 "--out", str(tmp_path / "run")]) == 0
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["model_config"]["n_cells"] == 6480 and cfg["model_config"]["geometry"] == "calochallenge-ds2"
+    gen = tmp_path / "gen.h5"
+    assert main(["calo", "generate", str(tmp_path / "run"), "--energy", "10", "--n", "5", "--out", str(gen)]) == 0
+    with h5py.File(gen) as f:
+        assert f["showers"].shape == (5, 6480) and np.allclose(f["incident_energies"][:], 10_000.0)
+    assert main(["calo", "simulate", "--geometry", "atlas", "--n", "5", "--out", str(tmp_path / "x.h5")]) == 2
+    assert "unknown geometry 'atlas'" in capsys.readouterr().err

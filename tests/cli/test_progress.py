@@ -101,7 +101,7 @@ def test_calo_validate_says_each_stage_and_what_it_replaces(tmp_path, capsys):
     said = lines(captured.err)
     for stage in ("latentlab: observables of 120 reference and 120 generated showers...",
                   "latentlab: FPD and KPD of the high-level features...",
-                  "latentlab: classifier AUC (hgb, up to 120 showers of each kind)..."):
+                  "latentlab: classifier AUC (CaloChallenge DNN on voxels and on high-level features, up to 120 showers of each kind)..."):
         assert stage in said, stage
     assert "classifier AUC" in captured.out
     assert main(args[:-1]) == 0  # with figures, into the same folder

@@ -92,3 +92,28 @@ def test_run_folder_round_trip(tmp_path):
     x = torch.rand(4, 1, 8, 8)
     assert torch.allclose(model.reconstruct(x), run.model.reconstruct(x))
     assert math.isfinite(run.metrics[-1]["val_loss"])
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+def test_output_bias_data_starts_the_decoder_at_the_mean_image(arch):
+    torch.manual_seed(0)
+    x = (torch.rand(64, 1, 8, 8) < torch.linspace(0.05, 0.95, 64).view(1, 1, 8, 8)).float()  # pixel means vary
+    model = VAE(VAEConfig(arch=arch, output_bias="data", hidden=16, latent_dim=2, channels=4), (1, 8, 8))
+    last = [m for m in model.decoder.modules() if getattr(m, "bias", None) is not None][-1]
+    torch.nn.init.zeros_(last.weight)  # the output is then the bias alone
+    model.fit_start(x)
+    out = model.decode(torch.zeros(1, 2))[0]  # (1, 8, 8)
+    target = x.mean(0).clamp(1e-3, 1 - 1e-3)
+    if arch == "mlp":
+        assert torch.allclose(out, target, atol=1e-5)  # per pixel
+    else:
+        assert torch.allclose(out, target.mean().expand_as(out), atol=1e-5)  # per channel
+    zero = VAE(VAEConfig(hidden=16, latent_dim=2), (1, 8, 8))
+    before = {k: v.clone() for k, v in zero.state_dict().items()}
+    zero.fit_start(x)  # the default leaves the initialisation alone
+    assert all(torch.equal(before[k], v) for k, v in zero.state_dict().items())
+
+
+def test_output_bias_data_is_applied_at_the_start_of_a_run_only(tmp_path, tiny):
+    run = latentlab.train("vae", out=str(tmp_path / "r"), output_bias="data", **{**tiny, "epochs": 1})
+    assert run.model.cfg.output_bias == "data"

@@ -144,7 +144,7 @@ def test_loop_state_is_saved_as_a_plain_dict_and_read_back():
     state = train_module.LoopState(epoch=2, batch=3, step=40, best=1.5, bad_epochs=1, sums={"loss": (6.0, 64)}, seen=64)
     saved = state.to_dict()
     assert saved == {"epoch": 2, "batch": 3, "step": 40, "best": 1.5, "bad_epochs": 1, "sums": {"loss": (6.0, 64)},
-                     "seen": 64, "world_size": 1}
+                     "seen": 64, "world_size": 1, "seconds": 0.0}
     assert train_module.LoopState.from_dict(saved) == state
     without = {k: v for k, v in saved.items() if k != "world_size"}  # written by one process before world_size was kept
     assert train_module.LoopState.from_dict(without) == state
@@ -191,3 +191,48 @@ def test_one_step_moves_only_its_group():
     assert isinstance(terms["loss"], float)
     assert any(not torch.equal(p, q) for p, q in zip(groups["generator"], before["generator"]))
     assert all(torch.equal(p, q) for p, q in zip(groups["discriminator"], before["discriminator"]))
+
+
+def test_lr_schedules_decay_from_lr_to_the_floor():
+    from latentlab.config import TrainConfig
+    cos = TrainConfig(lr_schedule="cosine", lr_floor=0.1)
+    assert train_module.lr_factor(cos, 0.0) == pytest.approx(1.0)
+    assert train_module.lr_factor(cos, 0.5) == pytest.approx(0.55)
+    assert train_module.lr_factor(cos, 1.0) == pytest.approx(0.1)
+    assert train_module.lr_factor(cos, 3.0) == pytest.approx(0.1)  # past the end: stays at the floor
+    lin = TrainConfig(lr_schedule="linear")
+    assert [train_module.lr_factor(lin, p) for p in (0, 0.25, 1)] == pytest.approx([1.0, 0.75, 0.0])
+    assert train_module.lr_factor(TrainConfig(), 0.7) == 1.0  # constant
+
+
+def test_cosine_schedule_sets_each_steps_rate(tmp_path, tiny):
+    tiny.update(epochs=3)
+    run = latentlab.train("vae", out=str(tmp_path / "cos"), lr_schedule="cosine", lr_floor=0.0, **tiny)
+    lrs = [row["lr"] for row in run.metrics]
+    assert lrs == sorted(lrs, reverse=True) and lrs[0] < tiny.get("lr", 1e-3)
+    assert lrs[-1] < 0.05 * tiny.get("lr", 1e-3)  # the last step runs at nearly the floor
+    flat = latentlab.train("vae", out=str(tmp_path / "flat"), **tiny)
+    assert "lr" not in flat.metrics[0]
+    with pytest.raises(ConfigError, match="lr_floor"):
+        latentlab.train("vae", out=str(tmp_path / "bad"), lr_schedule="cosine", lr_floor=2.0, **tiny)
+    with pytest.raises(ConfigError, match="lr_schedule must be one of"):
+        latentlab.train("vae", out=str(tmp_path / "bad2"), lr_schedule="step", **tiny)
+
+
+def test_a_time_budget_ends_the_run_and_a_resume_with_more_time_goes_on(tmp_path, tiny, monkeypatch):
+    tiny.update(epochs=50)
+    clock = iter(range(10 ** 6))
+    monkeypatch.setattr(train_module, "_budget_clock", lambda: 6.0 * next(clock))  # 6 s per look at the clock
+    run = latentlab.train("vae", out=str(tmp_path / "r"), minutes=1.0, **tiny)
+    assert run.status == "time-budget"
+    assert len(run.metrics) < 50
+    last = run.metrics[-1]
+    assert "val_loss" in last  # the cut epoch is validated and checkpointed like any other
+    state = torch.load(run.dir / "train_state.pt", weights_only=False)["loop"]
+    assert state["seconds"] >= 60.0 and state["epoch"] == len(run.metrics)
+    again = latentlab.train("vae", resume=run.dir, minutes=1.0)  # the budget is already spent: nothing more
+    assert again.status == "time-budget" and len(again.metrics) == len(run.metrics)
+    more = latentlab.train("vae", resume=run.dir, minutes=3.0)
+    assert more.status == "time-budget" and len(more.metrics) > len(run.metrics)
+    with pytest.raises(ConfigError, match="minutes"):
+        latentlab.train("vae", out=str(tmp_path / "bad"), minutes=-1.0, **tiny)

@@ -1,0 +1,233 @@
+"""BiGAN on MNIST: reconstructions G(E(x)) and 1-nearest-neighbour accuracy of the codes E(x) (issue 14).
+
+One run: ``latentlab.train("bigan", epochs=E, seed=0)`` with the model's defaults (MLP G, E and D of
+2 x 256 units, 50-d latent, batch norm in E, non-saturating loss, Adam 2e-4 / (0.5, 0.999)), on the
+54,000 training images of the usual split (6,000 held out for validation). After the last epoch
+(no model selection), on all 10,000 test images:
+
+  reconstruction  G(E(x)): mean squared error per pixel (grey levels in [0, 1]) and the share of
+                  reconstructions that the shipped evaluation classifier (``latentlab.evaluation.
+                  classifier``) puts in the input's class. Beside them: the same classifier on the
+                  test images themselves (the ceiling), and a reconstruction that ignores its input
+                  (another random test image: the MSE and label match of a guess).
+  1-NN            features of the 60,000 training images (training and validation splits) as the
+                  reference set, each test image labelled by its nearest reference, by cosine and by
+                  euclidean distance, for four feature maps: E(x) of the trained BiGAN; the same E at its
+                  initial weights (same seed, never trained: what the architecture alone gives); PCA
+                  to the latent size (fitted on the reference images); the raw pixels.
+  figure          bigan_reconstructions.png: rows of test images, each above its reconstructions.
+
+Anchor: Donahue et al. 2017 (ICLR), Table 1: 1-NN accuracy 97.39% on MNIST test images for BiGAN
+features (50-d latent, permutation-invariant MLPs; the table's autoencoder features 97.58-97.63%).
+Target (issue 14): about 97% 1-NN on E(x); reconstructions that keep the digit's identity.
+
+    python bench/bigan.py [--epochs 100 --threads 2 --data-dir ../shared/data/mnist]
+    python bench/bigan.py --quick      (the bundled digits, 3 epochs: a smoke test, under a minute)
+
+Writes bench/results/bigan.md and bench/results/bigan_reconstructions.png (--quick: bench/_work/
+bigan-quick.md and .png). The run is kept in bench/_work/bigan/e<EPOCHS>[-<settings>]/run: a rerun
+with the same epochs and settings loads it (or resumes it where it stopped) instead of training again.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+import latentlab
+from latentlab.config import from_dict, split_settings
+from latentlab.data import load_dataset
+from latentlab.evaluation.classifier import get_evaluator
+from latentlab.models.bigan import BiGAN
+from latentlab.training.run_folder import has_checkpoint, read_metrics
+from latentlab.viz.plots import save_grid
+
+ROOT = Path(__file__).resolve().parent
+WORK, RESULTS = ROOT / "_work", ROOT / "results"
+ANCHOR = ("Donahue et al. 2017, Table 1: 97.39% 1-NN test accuracy on MNIST with BiGAN features "
+          "(autoencoder features in the same table: 97.58-97.63%)")
+CHUNK = 1000  # test images per block of the 1-NN distance matrix
+
+
+def load_average() -> str:
+    try:
+        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def parse_setting(text: str) -> tuple[str, object]:
+    """NAME=VALUE -> (name, value): a number or true/false as JSON reads it, else the text."""
+    name, _, value = text.partition("=")
+    try:
+        return name.replace("-", "_"), json.loads(value)
+    except json.JSONDecodeError:
+        return name.replace("-", "_"), value
+
+
+def train_or_load(data, args) -> tuple[BiGAN, list[dict], float]:
+    """The trained model, its metrics and the minutes this invocation trained (0 when the run was kept)."""
+    run_dir = args.work / "run"
+    metrics = read_metrics(run_dir) if run_dir.is_dir() else []
+    if len(metrics) >= args.epochs:
+        print(f"{run_dir}: {len(metrics)} epochs done (kept)", flush=True)
+        return latentlab.load(run_dir), metrics, 0.0
+    started = time.perf_counter()
+    common = dict(data=data, epochs=args.epochs, progress=False, device=args.device)
+    if run_dir.is_dir() and has_checkpoint(run_dir):
+        run = latentlab.train("bigan", resume=run_dir, **common)
+    else:
+        run = latentlab.train("bigan", seed=args.seed, out=str(run_dir), **common, **args.settings)
+    return run.model, run.metrics, (time.perf_counter() - started) / 60
+
+
+@torch.no_grad()
+def batched(fn, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+    return torch.cat([fn(b) for b in x.split(batch)])
+
+
+@torch.no_grad()
+def nearest_neighbour(ref: torch.Tensor, ref_y: torch.Tensor, query: torch.Tensor, query_y: torch.Tensor) -> dict:
+    """1-NN accuracy of ``query`` (M, F) against ``ref`` (N, F), by cosine and by euclidean distance."""
+    ref, query = ref.float(), query.float()
+    ref_sq = ref.pow(2).sum(1)  # (N,)
+    ref_norm = ref_sq.sqrt().clamp_min(1e-12)
+    hits = {"cosine": 0, "euclidean": 0}
+    for q, y in zip(query.split(CHUNK), query_y.split(CHUNK)):
+        dot = q @ ref.T  # (chunk, N)
+        q_sq = q.pow(2).sum(1, keepdim=True)  # (chunk, 1)
+        cos = dot / (q_sq.sqrt().clamp_min(1e-12) * ref_norm)
+        hits["cosine"] += int((ref_y[cos.argmax(1)] == y).sum())
+        hits["euclidean"] += int((ref_y[(q_sq - 2 * dot + ref_sq).argmin(1)] == y).sum())
+    return {k: v / len(query) for k, v in hits.items()}
+
+
+def pca_features(ref: torch.Tensor, query: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both sets projected on the k leading principal components of ``ref`` (flattened pixels)."""
+    from sklearn.decomposition import PCA
+    pca = PCA(k, random_state=0).fit(ref.flatten(1).numpy())
+    return (torch.from_numpy(pca.transform(ref.flatten(1).numpy())),
+            torch.from_numpy(pca.transform(query.flatten(1).numpy())))
+
+
+def initial_encoder(model: BiGAN, shape, num_classes, seed: int) -> torch.nn.Module:
+    """E at the weights the run started from: the loop seeds the global RNG with the run's seed before building."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        fresh = BiGAN(model.cfg, shape, num_classes)
+    return fresh.encoder.eval()
+
+
+def evaluate(model: BiGAN, data, args) -> dict:
+    model.eval()
+    test = data.test
+    started = time.perf_counter()
+    rec = batched(model.reconstruct, test.x)  # (M, C, H, W)
+    evaluator = get_evaluator(args.dataset if args.dataset in ("digits", "mnist", "fashion-mnist") else data)
+    guess = test.x[torch.randperm(len(test), generator=torch.Generator().manual_seed(0))]  # another test image
+    out = {"test_images": len(test),
+           "rec_mse": float((rec - test.x).pow(2).mean()),
+           "rec_label": float((torch.from_numpy(evaluator.predict(rec)) == test.y).float().mean()),
+           "test_label": float((torch.from_numpy(evaluator.predict(test.x)) == test.y).float().mean()),
+           "guess_mse": float((guess - test.x).pow(2).mean()),
+           "guess_label": float((torch.from_numpy(evaluator.predict(guess)) == test.y).float().mean()),
+           "evaluator": evaluator.record()}
+    ref_x = torch.cat([data.train.x, data.val.x])  # (N, C, H, W): every training image
+    ref_y = torch.cat([data.train.y, data.val.y])
+    encoder0 = initial_encoder(model, data.shape, data.num_classes, args.seed)
+    latent = model.cfg.latent_dim
+    features = {
+        "bigan E(x)": (batched(model.latent, ref_x), batched(model.latent, test.x)),
+        "E at its initial weights": (batched(encoder0, ref_x), batched(encoder0, test.x)),
+        f"PCA, {latent} components": pca_features(ref_x, test.x, min(latent, ref_x[0].numel(), len(ref_x))),
+        f"raw pixels ({ref_x[0].numel()})": (ref_x.flatten(1), test.x.flatten(1)),
+    }
+    out["reference_images"] = len(ref_x)
+    out["knn"] = {name: nearest_neighbour(r, ref_y, q, test.y) for name, (r, q) in features.items()}
+    out["eval_minutes"] = (time.perf_counter() - started) / 60
+    # the figure: rows of 16 test images (two per class where the split allows), each row above its reconstructions
+    pick = torch.cat([torch.nonzero(test.y == c)[:2, 0] for c in range(data.num_classes or 10)])[:32]
+    rows = [t for i in range(0, len(pick), 16) for t in (test.x[pick[i:i + 16]], rec[pick[i:i + 16]])]
+    save_grid(torch.cat(rows), args.figure, nrow=16)
+    return out
+
+
+def report(args, result: dict, metrics: list[dict], train_minutes: float, command: str, load: tuple[str, str],
+           wall: float) -> str:
+    seconds = sum(r.get("seconds", 0) for r in metrics)
+    ev = result["evaluator"]
+    lines = [f"## BiGAN: reconstructions and 1-NN accuracy of the codes ({args.dataset})", "",
+             f"Command: `{command}`  ",
+             f"Machine: {platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, torch "
+             f"{torch.__version__}, device {args.device}; {time.strftime('%Y-%m-%d')}; load average {load[0]} at the start, "
+             f"{load[1]} at the end (1 / 5 / 15 min); {wall / 60:.1f} min wall for this invocation"
+             + (f" ({train_minutes:.1f} of them training)" if train_minutes else " (the run was kept from an earlier one)") + ".  ",
+             f"Training: `latentlab train bigan --seed {args.seed} --epochs {args.epochs}"
+             + "".join(f" --{k.replace('_', '-')} {v}" for k, v in args.settings.items())
+             + f"` ({len(metrics)} epochs, {seconds / 60:.1f} min in the loop's epochs). No model selection: the last epoch.  ",
+             f"Evaluator: the shipped {ev['evaluator_dataset']} classifier (sha256 `{ev['evaluator_sha256'][:16]}...`, "
+             f"test accuracy {100 * ev['evaluator_test_accuracy']:.2f}%).  ",
+             f"Anchor: {ANCHOR}.", "",
+             f"**Reconstruction G(E(x))**, all {result['test_images']:,} test images:", "",
+             "| | MSE per pixel | classified as the input's label |", "|---|---:|---:|",
+             f"| BiGAN G(E(x)) | {result['rec_mse']:.4f} | {100 * result['rec_label']:.2f}% |",
+             f"| the test images themselves (ceiling) | 0 | {100 * result['test_label']:.2f}% |",
+             f"| another random test image (a guess) | {result['guess_mse']:.4f} | {100 * result['guess_label']:.2f}% |", "",
+             f"**1-NN test accuracy**: reference set {result['reference_images']:,} training images, "
+             f"{result['test_images']:,} test queries:", "",
+             "| features | cosine | euclidean |", "|---|---:|---:|"]
+    for name, acc in result["knn"].items():
+        lines.append(f"| {name} | {100 * acc['cosine']:.2f}% | {100 * acc['euclidean']:.2f}% |")
+    best = max(result["knn"]["bigan E(x)"].values())
+    lines += ["", f"Figure: `{args.figure.name}` (rows of test images, each above its reconstructions G(E(x))).", ""]
+    if args.dataset == "mnist":
+        lines.append(f"Target (about 97% 1-NN on E(x), Donahue et al.): **{'met' if best >= 0.965 else 'not met'}** "
+                     f"(best of the two distances {100 * best:.2f}% after {len(metrics)} epochs).")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                epilog="Other `latentlab train bigan` settings: --set NAME=VALUE (e.g. --set arch=conv).")
+    p.add_argument("--dataset", default="mnist", help="mnist (default), fashion-mnist, digits, ...")
+    p.add_argument("--data-dir", default=None, help="folder of the dataset's files (e.g. ../shared/data/mnist)")
+    p.add_argument("--epochs", type=int, default=100, help="epochs of the BiGAN run (about 10 s each on one quiet thread)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
+    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="another training or model setting")
+    p.add_argument("--quick", action="store_true", help="smoke test: digits, 3 epochs; writes bench/_work/bigan-quick.md")
+    args = p.parse_args()
+    if args.quick:
+        args.dataset, args.epochs = "digits", 3
+    torch.set_num_threads(args.threads)
+    args.settings = dict(parse_setting(text) for text in args.set)
+    from_dict(BiGAN.Config, split_settings(BiGAN.Config, args.settings)[1])  # a bad setting fails here, before any work
+    name = "bigan-quick" if args.quick else "bigan" if args.dataset == "mnist" else f"bigan-{args.dataset}"
+    args.work = WORK / name / "-".join([f"e{args.epochs}", f"s{args.seed}",
+                                        *(f"{k}={v}" for k, v in sorted(args.settings.items()))])
+    args.work.mkdir(parents=True, exist_ok=True)
+    out_dir = WORK if args.quick else RESULTS
+    out_dir.mkdir(parents=True, exist_ok=True)
+    args.figure = out_dir / f"{name}_reconstructions.png"
+    load_start, started = load_average(), time.perf_counter()
+    data = load_dataset(args.dataset, args.data_dir, seed=args.seed)
+    model, metrics, train_minutes = train_or_load(data, args)
+    result = evaluate(model, data, args)
+    (args.work / "result.json").write_text(json.dumps(result, indent=1))
+    text = report(args, result, metrics, train_minutes, " ".join(["python bench/bigan.py", *sys.argv[1:]]),
+                  (load_start, load_average()), time.perf_counter() - started)
+    out = out_dir / f"{name}.md"
+    out.write_text(text)
+    print(text)
+    print(f"wrote {out} and {args.figure}")
+
+
+if __name__ == "__main__":
+    main()
