@@ -48,27 +48,13 @@ from latentlab.models.bigan import BiGAN
 from latentlab.training.run_folder import has_checkpoint, read_metrics
 from latentlab.viz.plots import save_grid
 
+from common import load_average, parse_setting  # noqa: E402  (bench/ is on sys.path)
+
 ROOT = Path(__file__).resolve().parent
 WORK, RESULTS = ROOT / "_work", ROOT / "results"
 ANCHOR = ("Donahue et al. 2017, Table 1: 97.39% 1-NN test accuracy on MNIST with BiGAN features "
           "(autoencoder features in the same table: 97.58-97.63%)")
 CHUNK = 1000  # test images per block of the 1-NN distance matrix
-
-
-def load_average() -> str:
-    try:
-        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
-def parse_setting(text: str) -> tuple[str, object]:
-    """NAME=VALUE -> (name, value): a number or true/false as JSON reads it, else the text."""
-    name, _, value = text.partition("=")
-    try:
-        return name.replace("-", "_"), json.loads(value)
-    except json.JSONDecodeError:
-        return name.replace("-", "_"), value
 
 
 def train_or_load(data, args) -> tuple[BiGAN, list[dict], float]:

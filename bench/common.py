@@ -5,6 +5,8 @@ they import it as ``from common import ...``.
 """
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from pathlib import Path
 
@@ -19,3 +21,20 @@ def copy_figure(src: Path, name: str) -> str | None:
     RESULTS.mkdir(exist_ok=True)
     shutil.copyfile(src, RESULTS / name)
     return name
+
+
+def load_average() -> str:
+    """The 1, 5 and 15-minute load averages, for the machine line of a result ("unknown" where the OS has none)."""
+    try:
+        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def parse_setting(text: str) -> tuple[str, object]:
+    """NAME=VALUE -> (name, value): a number or true/false as JSON reads it, else the text."""
+    name, _, value = text.partition("=")
+    try:
+        return name.replace("-", "_"), json.loads(value)
+    except json.JSONDecodeError:
+        return name.replace("-", "_"), value

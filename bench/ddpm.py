@@ -61,27 +61,13 @@ from latentlab.models import get_model_class
 from latentlab.training.run_folder import find_checkpoint, has_checkpoint
 from latentlab.viz.plots import pyplot, save_figure, save_grid
 
+from common import load_average, parse_setting  # noqa: E402  (bench/ is on sys.path)
+
 ROOT = Path(__file__).resolve().parent
 WORK, RESULTS = ROOT / "_work", ROOT / "results"
 SHIPPED = ("digits", "mnist", "fashion-mnist")
 FOREVER = 1_000_000  # epochs asked for: the CPU budget stops the run, never the epoch count
 PICTURE = 16  # samples per row of the figure
-
-
-def load_average() -> str:
-    try:
-        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
-def parse_setting(text: str) -> tuple[str, object]:
-    """NAME=VALUE -> (name, value): a number or true/false as JSON reads it, else the text."""
-    name, _, value = text.partition("=")
-    try:
-        return name.replace("-", "_"), json.loads(value)
-    except json.JSONDecodeError:
-        return name.replace("-", "_"), value
 
 
 # --- training to a CPU budget -----------------------------------------------------------------

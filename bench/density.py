@@ -63,6 +63,8 @@ from latentlab.evaluation.samples import draw, score
 from latentlab.training.run_folder import read_metrics
 from latentlab.viz.plots import save_grid
 
+from common import load_average  # noqa: E402  (bench/ is on sys.path)
+
 ROOT = Path(__file__).resolve().parent
 WORK, RESULTS = ROOT / "_work", ROOT / "results"
 LATENT_BANDWIDTHS = "0.02,0.03,0.05,0.07,0.1,0.15,0.2,0.3,0.5,0.7,1"  # codes spread about 1 per dimension
@@ -77,13 +79,6 @@ BINARIZED = [  # (model, test NLL nats, where it comes from): quoted, not rerun
 ]
 SHIPPED = ("digits", "mnist", "fashion-mnist")
 FIGURE_ROWS = ("gaussian-pixels", "kde-pixels", "gaussian-latent", "kde-latent", "vae-prior", "decoded-codes")
-
-
-def load_average() -> str:
-    try:
-        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
 
 
 def cached(path: Path, make) -> dict:

@@ -46,16 +46,11 @@ from latentlab.data.labelled import labelled_batches
 from latentlab.models.sgan import SGAN
 from latentlab.training.loop import make_optimizer
 
+from common import load_average, parse_setting  # noqa: E402  (bench/ is on sys.path)
+
 ROOT = Path(__file__).resolve().parent
 WORK, RESULTS = ROOT / "_work", ROOT / "results"
 ANCHOR = "Salimans et al. 2016 (Table 1, feature matching): 0.93% ± 0.065 test error with 100 labels, i.e. 99.07% accuracy"
-
-
-def load_average() -> str:
-    try:
-        return " / ".join(f"{x:.1f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
 
 
 @torch.no_grad()
@@ -162,15 +157,6 @@ def report(args, rows: dict, command: str, load_start: str, load_end: str, wall:
         lines += ["", f"Target (at least 97% with 100 labels, every seed): **{'met' if met else 'not met'}** "
                       f"(lowest seed {100 * min(hundred):.2f}%, {len(hundred)} seeds, {args.epochs} epochs per run)."]
     return "\n".join(lines) + "\n"
-
-
-def parse_setting(text: str) -> tuple[str, object]:
-    """NAME=VALUE -> (name, value): a number or true/false as JSON reads it, else the text."""
-    name, _, value = text.partition("=")
-    try:
-        return name.replace("-", "_"), json.loads(value)
-    except json.JSONDecodeError:
-        return name.replace("-", "_"), value
 
 
 def main() -> None:
