@@ -42,8 +42,8 @@ import torch
 
 from latentlab.errors import LatentlabError
 from latentlab.models.base import Sampler
+from latentlab.nn.likelihoods import log_gaussian_kernel_mean
 
-LOG_2PI = math.log(2 * math.pi)
 SIGMAS = tuple(float(s) for s in np.geomspace(0.05, 1.0, 14).round(4))  # the default grid, 0.05 .. 1 log-spaced
 BATCH = 500  # test images per block of distances
 CHUNK = 2_000  # samples per block of distances (a block is BATCH x CHUNK float64: 8 MB)
@@ -73,20 +73,7 @@ def parzen_log_likelihoods(samples: torch.Tensor, x: torch.Tensor, sigmas, batch
         raise LatentlabError(f"samples of {s.shape[1]} values and images of {x[0].numel()} values: "
                              "score the model's samples against images of the same shape")
     sig = sig.to(device)
-    inv = 1.0 / (2 * sig.pow(2))  # (K,)
-    s2 = s.pow(2).sum(1)  # (N,)
-    out = []
-    for xb in x.split(batch_size):
-        xb = flat(xb, device)  # (b, D)
-        x2 = xb.pow(2).sum(1, keepdim=True)  # (b, 1)
-        acc = torch.full((len(xb), len(sig)), -math.inf, dtype=torch.float64, device=device)  # (b, K)
-        for start in range(0, len(s), chunk):
-            d2 = (x2 - 2 * xb @ s[start:start + chunk].T + s2[start:start + chunk]).clamp_min(0)  # (b, c)
-            part = torch.logsumexp(-d2.unsqueeze(-1) * inv, dim=1)  # (b, K)
-            acc = torch.logaddexp(acc, part)
-        out.append(acc)
-    d = s.shape[1]
-    return torch.cat(out) - math.log(len(s)) - 0.5 * d * (LOG_2PI + 2 * sig.log())  # (B, K)
+    return torch.cat([log_gaussian_kernel_mean(flat(xb, device), s, sig, chunk) for xb in x.split(batch_size)])  # (B, K)
 
 
 def parzen_log_likelihood(samples: torch.Tensor, x: torch.Tensor, sigma: float, batch_size: int = BATCH,

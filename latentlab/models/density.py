@@ -49,8 +49,8 @@ from latentlab.config import setting
 from latentlab.data.tabular import is_tabular
 from latentlab.errors import ConfigError, LatentlabError
 from latentlab.models.base import ExactLikelihood, GenerativeModel, Sampler
+from latentlab.nn.likelihoods import LOG_2PI, log_gaussian_kernel_mean
 
-LOG_2PI = math.log(2 * math.pi)
 HOLDOUT_MAX = 2_000  # held-out images the KDE's bandwidth is chosen on, at most
 CHUNK = 4_096  # images or centres per block of the pairwise distances (bounds the memory: CHUNK x batch)
 
@@ -209,15 +209,7 @@ class KDE(DensityModel):
     @torch.no_grad()
     def log_kernel_mean(self, x: torch.Tensor, bandwidths: torch.Tensor) -> torch.Tensor:
         """log (1/N) sum_n N(x; x_n, h^2 I) for each bandwidth h: x (B, C, H, W), bandwidths (K,) -> (B, K)."""
-        x = self.flat(x)  # (B, D)
-        h2 = bandwidths.to(x).pow(2)  # (K,)
-        x2 = x.pow(2).sum(1, keepdim=True)  # (B, 1)
-        acc = torch.full((len(x), len(h2)), -math.inf, dtype=x.dtype, device=x.device)  # (B, K)
-        for p in self.points.split(CHUNK):
-            p = p.to(x)  # (n, D) float64
-            d2 = (x2 - 2 * x @ p.T + p.pow(2).sum(1)).clamp_min(0)  # (B, n) squared distances
-            acc = torch.logaddexp(acc, torch.stack([torch.logsumexp(-d2 / (2 * s), 1) for s in h2], 1))
-        return acc - math.log(len(self.points)) - 0.5 * self.dim * torch.log(2 * math.pi * h2)  # (B, K)
+        return log_gaussian_kernel_mean(self.flat(x), self.points, bandwidths, CHUNK)  # float64
 
     @torch.no_grad()
     def fit_end(self, x_train: torch.Tensor) -> None:

@@ -79,3 +79,20 @@ def log_weight_terms(model, x: torch.Tensor, y: torch.Tensor | None, k: int,
     log_pz = log_normal(z)  # log N(z; 0, I), (k, B)
     log_px = model.log_px_given_z(x, z, y)  # (k, B)
     return log_px, log_pz - log_q
+
+
+def log_gaussian_kernel_mean(x: torch.Tensor, centres: torch.Tensor, widths: torch.Tensor,
+                             chunk: int = 1024) -> torch.Tensor:
+    """log (1/N) sum_n N(x; c_n, h^2 I) for every width h: the Gaussian kernel density (Parzen window)
+    at x, centred on the N ``centres``. x (B, D), centres (N, D), widths (K,) -> (B, K), in x's dtype.
+
+    With d_n = ||x - c_n||^2:  logsumexp_n(-d_n / (2 h^2)) - log N - D/2 log(2 pi h^2); the centres are
+    taken ``chunk`` at a time and the widths one by one, so memory stays at (B, chunk)."""
+    h2 = widths.to(x).reshape(-1).pow(2)  # (K,)
+    x2 = x.pow(2).sum(1, keepdim=True)  # (B, 1)
+    acc = torch.full((len(x), len(h2)), -math.inf, dtype=x.dtype, device=x.device)  # (B, K)
+    for c in centres.split(chunk):
+        c = c.to(x)  # (n, D)
+        d2 = (x2 - 2 * x @ c.T + c.pow(2).sum(1)).clamp_min(0)  # (B, n) squared distances
+        acc = torch.logaddexp(acc, torch.stack([torch.logsumexp(-d2 / (2 * h), 1) for h in h2], 1))  # (B, K)
+    return acc - math.log(len(centres)) - 0.5 * x.shape[1] * torch.log(2 * math.pi * h2)  # (B, K)
