@@ -26,6 +26,6 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 def run_info(args: argparse.Namespace) -> int:
     import json
-    from latentlab.data.download import info
+    from latentlab.data.info import info
     print(json.dumps(info(args.name, args.data_dir), indent=2, default=str))
     return 0

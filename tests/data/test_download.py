@@ -4,7 +4,7 @@ import gzip
 
 import pytest
 
-from latentlab.data import catalog, download, load_dataset
+from latentlab.data import catalog, download, info, load_dataset
 from latentlab.errors import DataError
 
 FILES = catalog.IDX_FILES
@@ -79,8 +79,8 @@ def test_load_downloads_into_cache(tmp_path, server, fake_arrays, fake_checksums
 
 
 def test_info_reports_checksums(fake_dir, fake_checksums, monkeypatch):
-    assert download.info("mnist", fake_dir)["sha256_ok"] is False
+    assert info.info("mnist", fake_dir)["sha256_ok"] is False
     monkeypatch.setitem(catalog.SHA256, "mnist", fake_checksums)
-    report = download.info("mnist", fake_dir)
+    report = info.info("mnist", fake_dir)
     assert report["sha256_ok"] and report["counts"] == {"train": 30, "test": 10}
-    assert download.info("mnist", fake_dir / "missing")["found"] is False
+    assert info.info("mnist", fake_dir / "missing")["found"] is False

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from latentlab.data import DATASETS, load_dataset
-from latentlab.data.download import info
+from latentlab.data.info import info
 from latentlab.errors import DataError
 
 # CI sets LATENTLAB_TEST_MNIST; otherwise look for the project's ../shared beside the clone.

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from latentlab.data import load_dataset
-from latentlab.data.download import info
+from latentlab.data.info import info
 from latentlab.data.preprocess import MAX_CLASSES
 from latentlab.data.tabular import Standardization, is_tabular
 from latentlab.errors import DataError
