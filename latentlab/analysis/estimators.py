@@ -15,9 +15,9 @@ and with ``clone``. The test suite runs scikit-learn's own estimator checks on b
 
 Data. Tabular data (N, D) is standardised per feature (z = (x - mean) / std over the training rows,
 a constant feature scaled by 1, as PyOD does) and mapped by u = 1/2 + z / 8, so that 4 standard
-deviations either side land at 0 and 1, the range of the decoder's sigmoid output; values beyond
-stay as they are (the squared error keeps growing with them, so they score high). Each row is a
-(1, 1, D) "image" for an MLP autoencoder / VAE. Image arrays, values in [0, 1], are used as they are
+deviations either side land at 0 and 1; values beyond stay as they are (the decoder of tabular rows
+has an identity output, and the squared error keeps growing with them, so they score high). Each
+row is a (1, 1, D) "image" for an MLP autoencoder / VAE. Image arrays, values in [0, 1], are used as they are
 ((N, H, W) gets one channel); ``arch="conv"`` trains the convolutional nets on them.
 
 Scores (higher = more abnormal):
@@ -32,8 +32,8 @@ the training scores and clips to [0, 1]; ``unify`` is erf((s - mean) / (std sqrt
 with the mean and std of the training scores (Kriegel et al. 2011, "Interpreting and unifying outlier
 scores").
 
-Training seeds torch's global generator with ``random_state`` (as ``latentlab.train`` seeds it with
-``seed``), runs the training loop's optimiser step (``latentlab.training.loop.Trainer``) over seeded
+Training draws from ``random_state`` inside a forked RNG (the caller's global generator is left as it
+was), runs the training loop's optimiser step (``latentlab.training.loop.Trainer``) over seeded
 mini-batches without a run folder or pictures, then keeps the model in float64 for scoring.
 """
 from __future__ import annotations
