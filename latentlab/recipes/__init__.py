@@ -65,9 +65,10 @@ class Recipe:
         out = []
         for line in self.then:
             words = []
+            given = {w[2:].replace("-", "_") for w in line.split() if w.startswith("--")}  # the line's own options win
             for word in line.split():
                 if word == "{settings}":
-                    words += as_options({k: v for k, v in settings.items() if k not in NOT_FORWARDED})
+                    words += as_options({k: v for k, v in settings.items() if k not in NOT_FORWARDED and k not in given})
                 else:
                     words.append(word.replace("{run}", str(run)).replace("{seed}", str(seed)))
             out.append(words)

@@ -64,6 +64,7 @@ def test_a_follow_up_trains_a_second_run_from_the_same_seed(tmp_path):
     args = parse(train)
     assert args.model == "gan" and args.gen_loss == "non-saturating" and args.seed == 3 and args.d_steps == 5
     assert args.out == f"{tmp_path}/non-saturating"
+    assert train.count("--gen-loss") == 1 and train.count("--seed") == 1  # the line's own options replace the run's
     assert compare[:3] == ["compare", str(tmp_path), f"{tmp_path}/non-saturating"] and "--dynamics" in compare
     assert parse(r.commands(tmp_path, r.settings)[0]).seed == 0  # the run's seed when none was typed: TrainConfig's
 
