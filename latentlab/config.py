@@ -56,6 +56,8 @@ class TrainConfig:
     beta1: float = setting(0.9, "Adam beta1: decay rate of the running mean of gradients (GANs 0.5, WGAN-GP 0)")
     beta2: float = setting(0.999, "Adam beta2: decay rate of the running mean of squared gradients (WGAN-GP 0.9)")
     weight_decay: float = setting(0.0, "L2 weight decay")
+    ema: float = setting(0.0, "decay of an exponential moving average of the weights, applied after every optimiser step; "
+                              "validation, pictures and the saved weights are the average's (0 = off; e.g. 0.999 for GANs)")
     seed: int = setting(0, "seed for weights, splits, batch order and noise")
     patience: int = setting(0, "early stopping: stop after this many epochs without a better validation loss (0 = off)")
     log_every: int = setting(50, "steps between two points of the step/ scalars in RUN/tensorboard (0: none)")
@@ -88,6 +90,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} (Adam) must be in [0, 1), got {getattr(self, name)}")
         if not 0 <= self.momentum < 1:
             raise ConfigError(f"momentum (SGD) must be in [0, 1), got {self.momentum}")
+        if not 0 <= self.ema < 1:
+            raise ConfigError(f"ema (the decay of the weights' moving average) must be in [0, 1) (0 = off), got {self.ema}")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
             raise ConfigError(f"weight_decay must be >= 0 and finite (0 = none), got {self.weight_decay}")
         check_seed(self.seed)

@@ -15,6 +15,9 @@ Ctrl-C (or SIGTERM) finishes the current step, saves, and exits; --resume contin
 exactly where the checkpoint was written, mid-epoch included (``LoopState`` is what
 it needs). A checkpoint is one unit (``run_folder.write_checkpoint``), and the process
 training holds the run folder's lock (``run_folder.lock_run``) from start to end.
+With ``ema`` > 0 the loop keeps a moving average of the weights (``Average``) beside the model it
+trains: validation, the pictures, TensorBoard's samples, model.safetensors and best.safetensors are
+the average's (what users sample from); train_state.pt keeps the trained (raw) weights.
 
 Steps, batches and epochs in messages count from 1: "step 25" is the 25th optimiser
 step, and a checkpoint "at epoch 2, step 34" holds the first 34 steps.
@@ -22,6 +25,7 @@ step, and a checkpoint "at epoch 2, step 34" holds the first 34 steps.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import json
 import math
@@ -131,16 +135,80 @@ class LoopState:
         return improved
 
 
+class Average:
+    """Exponential moving average of a model's weights (Polyak averaging; for GANs, Yazici et al. 2019,
+    "The unusual effectiveness of averaging in GAN training"), in a copy of the model (``model``).
+
+    After optimiser step t (1, 2, ... over the whole run, every group's step counting), every
+    floating-point parameter and buffer moves towards the trained model's:  a <- a + w_t (theta - a),
+    w_t = (1 - d) / (1 - d^t)  for decay d. That makes ``a`` after step t the average of the weights
+    after steps 1..t with weights d^(t-i), normalised to sum 1: Adam's bias correction (Kingma & Ba
+    2015, section 3), so the first steps are not pulled towards the initial weights and the average
+    needs no warm-up. Buffers are averaged too (as parameters are): a batch norm's running mean is then
+    that of the averaged weights, to first order, since a mean is linear in the weights. Integer buffers
+    (counters) are copied. What ``fit_end`` sets (a fitted latent Gaussian, VaDE's mixture) is copied
+    into the average as it is (``copy_changed``). Under DDP the average is the same on every rank, as
+    the parameters are."""
+
+    def __init__(self, model: GenerativeModel, decay: float):
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval()  # never trained: only validated, pictured and saved
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.watch(model)
+
+    def watch(self, model: GenerativeModel) -> None:
+        """Pair the average's tensors with those of the trained ``model`` (by name)."""
+        mine = self.model.state_dict(keep_vars=True)
+        theirs = model.state_dict(keep_vars=True)
+        floats = [k for k, v in mine.items() if v.is_floating_point()]
+        self.floats = ([mine[k].data for k in floats], [theirs[k].data for k in floats])
+        others = [k for k in mine if k not in floats]
+        self.others = ([mine[k].data for k in others], [theirs[k].data for k in others])
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        """After optimiser step ``step`` (counted from 1)."""
+        weight = (1.0 - self.decay) / (1.0 - self.decay ** step)
+        torch._foreach_lerp_(self.floats[0], self.floats[1], weight)
+        for a, b in zip(*self.others):
+            a.copy_(b)
+
+    @torch.no_grad()
+    def copy_from(self, model: GenerativeModel) -> None:
+        """Make the average equal to ``model`` (a fresh run, after ``fit_start``)."""
+        self.model.load_state_dict(model.state_dict())
+
+    @torch.no_grad()
+    def copy_changed(self, before: dict[str, torch.Tensor], model: GenerativeModel) -> None:
+        """Copy every tensor of ``model`` that differs from ``before`` (its state_dict before ``fit_end``)."""
+        mine = self.model.state_dict()
+        for k, v in model.state_dict().items():
+            if not torch.equal(v, before[k]):
+                mine[k].copy_(v)
+
+
+def snapshot(model: GenerativeModel) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
 @dataclass
 class Trainer:
     """What an optimiser step needs: the model, what the step calls (the model itself, or its DDP
-    wrapper), the parameter groups and one optimiser per group."""
+    wrapper), the parameter groups and one optimiser per group; ``average``: the moving average of the
+    weights (``ema``), or None."""
 
     model: GenerativeModel
     wrapped: torch.nn.Module
     groups: dict[str, list[torch.nn.Parameter]]
     opts: dict[str, torch.optim.Optimizer]
     amp: bool = False  # bfloat16 autocast
+    average: Average | None = None
+
+    @property
+    def shown(self) -> GenerativeModel:
+        """The model that is validated, pictured and saved: the average when there is one."""
+        return self.average.model if self.average is not None else self.model
 
     def step(self, group: str, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
         """One optimiser step of ``group`` with every other parameter frozen; the loss terms as floats."""
@@ -311,12 +379,16 @@ def fit(cls: type[GenerativeModel], cfg: TrainConfig, model_cfg: Any, run_dir: P
     groups = model.optimizer_groups()
     trainer = Trainer(model, dist.wrap(model, device),  # DDP when launched by torchrun, else the model itself
                       groups, {g: make_optimizer(cfg, ps) for g, ps in groups.items()}, amp=device.type == "cuda" and cfg.amp)
+    if cfg.ema > 0 and model.schedule():  # a model fitted in closed form takes no steps to average
+        trainer.average = Average(model, cfg.ema)
     run_dir = Path(dist.broadcast(str(run_dir or cfg.out or default_run_dir(cls.name, cfg.dataset))))
     with contextlib.ExitStack() as writing, disk_full(run_dir):
         try:
             state = open_run(writing, run_dir, trainer, cls, cfg, model_cfg, data, resume)
             if state.step == 0 and state.epoch == 0:
                 model.fit_start(data.train.x)  # a data-dependent initialisation, the same on every rank
+                if trainer.average is not None:
+                    trainer.average.copy_from(model)
             if dist.world_size() > 1:  # independent noise per rank, reproducible from (seed, rank, step)
                 torch.manual_seed(cfg.seed + 7919 * dist.rank() + 104729 * state.step)
             dist.barrier()
@@ -330,8 +402,8 @@ def fit(cls: type[GenerativeModel], cfg: TrainConfig, model_cfg: Any, run_dir: P
                 f"one of them died or the network failed. {kept_advice(run_dir)}") from e
         metrics = read_metrics(run_dir)
         if rank0:
-            callbacks.at_end(model, data, run_dir, metrics)
-    return Run(run_dir, model.eval(), cfg, metrics, status)
+            callbacks.at_end(trainer.shown, data, run_dir, metrics)
+    return Run(run_dir, trainer.shown.eval(), cfg, metrics, status)
 
 
 def kept_advice(run_dir: Path, lr: float | None = None) -> str:
@@ -438,7 +510,13 @@ def restore(run_dir: Path, trainer: Trainer, cfg: TrainConfig, checkpoint: Check
     if checkpoint is None:
         return LoopState(world_size=dist.world_size())
     saved = load_state(checkpoint.files[STATE])
-    fit_weights(trainer.model, read_weights(checkpoint.files[WEIGHTS]), checkpoint.files[WEIGHTS])
+    fit_weights(trainer.shown, read_weights(checkpoint.files[WEIGHTS]), checkpoint.files[WEIGHTS])
+    if trainer.average is not None:  # model.safetensors holds the average; train_state.pt the trained weights
+        if "weights" not in saved:
+            raise RunFolderError(f"{checkpoint.files[STATE]} lacks the trained weights that a run with ema keeps beside "
+                                 f"the average: it comes from another run; restore it from the original run, or start "
+                                 f"over with another --out")
+        fit_weights(trainer.model, saved["weights"], checkpoint.files[STATE])
     try:
         for g, opt in trainer.opts.items():
             opt.load_state_dict(saved["optimizers"][g])
@@ -495,7 +573,9 @@ def save_checkpoint(run_dir: Path, trainer: Trainer, state: LoopState, best: boo
     }
     if sums_of_all_ranks:
         saved["sums_of_all_ranks"] = True
-    write_checkpoint(run_dir, weights_bytes(trainer.model, epoch=state.epoch, batch=state.batch, step=state.step),
+    if trainer.average is not None:  # the trained weights, which --resume goes on from (the average is model.safetensors)
+        saved["weights"] = {k: v.detach().cpu().clone() for k, v in trainer.model.state_dict().items()}
+    write_checkpoint(run_dir, weights_bytes(trainer.shown, epoch=state.epoch, batch=state.batch, step=state.step),
                      state_bytes(saved), state.epoch, state.batch, state.step, best=best)
 
 
@@ -503,6 +583,8 @@ def loop(trainer: Trainer, data: datasets.Dataset, cfg: TrainConfig, run_dir: Pa
     """The epochs; returns "finished" or "early-stopped" (raises on Ctrl-C and on a NaN)."""
     rank0 = dist.rank() == 0
     model = trainer.model
+    shown = trainer.shown  # validated, pictured and saved: the moving average of the weights when there is one
+    average = trainer.average
     device = model.device
     schedule = model.schedule()
     several = len(trainer.groups) > 1  # the logged terms are then named by group
@@ -551,6 +633,8 @@ def loop(trainer: Trainer, data: datasets.Dataset, cfg: TrainConfig, run_dir: Pa
                 state.accumulate(terms, group if several else "", len(x))
                 state.batch += 1
                 state.step += 1
+                if average is not None:
+                    average.update(state.step)
                 if log_every and state.step % log_every == 0:  # the terms since the last point, on this rank's batches
                     board.scalars("step", state.window_means(), state.step)
                 bar.update()
@@ -568,7 +652,7 @@ def loop(trainer: Trainer, data: datasets.Dataset, cfg: TrainConfig, run_dir: Pa
                 checkpoint(run_dir, trainer, state)
                 saved = Checkpoint(run_dir, state.epoch, state.batch, state.step, {}, True).describe()
                 raise KeyboardInterrupt(f"interrupted: checkpoint saved in {run_dir} ({saved}); continue with --resume {run_dir}")
-            row = end_epoch(model, data, cfg, state, started)
+            row = end_epoch(model, data, cfg, state, started, average)
             if spent and state.batch < n_batches:
                 row["batches"] = state.batch  # the time budget ended this epoch early
             if scheduled:
@@ -581,9 +665,9 @@ def loop(trainer: Trainer, data: datasets.Dataset, cfg: TrainConfig, run_dir: Pa
             checkpoint(run_dir, trainer, state, best=improved)
             saved_at = _clock()
             if rank0:
-                callbacks.run(after_epoch, model, run_dir, state.epoch, read_metrics(run_dir))
+                callbacks.run(after_epoch, shown, run_dir, state.epoch, read_metrics(run_dir))
                 board.scalars("epoch", row, state.step)
-                board.samples(model, state.step)
+                board.samples(shown, state.step)
                 if cfg.progress:
                     print(format_row(row), flush=True)
             if cfg.patience and state.bad_epochs >= cfg.patience:
@@ -612,13 +696,19 @@ class _Clock:
         return self.state.seconds
 
 
-def end_epoch(model: GenerativeModel, data: datasets.Dataset, cfg: TrainConfig, state: LoopState, started: float) -> dict:
-    """The epoch's metrics row (training terms summed over ranks, validation as rank 0 saw it); fit_end."""
+def end_epoch(model: GenerativeModel, data: datasets.Dataset, cfg: TrainConfig, state: LoopState, started: float,
+              average: Average | None = None) -> dict:
+    """The epoch's metrics row (training terms summed over ranks, validation as rank 0 saw it); fit_end
+    (on the trained model; what it sets is copied into the ``average``, which is then validated)."""
     keys = sorted(state.sums)
     totals = dist.all_reduce_sum([v for k in keys for v in state.sums[k]] + [state.seen])
     row = {"epoch": state.epoch + 1, **{f"train_{k}": totals[2 * i] / totals[2 * i + 1] for i, k in enumerate(keys)}}
     model.eval()
+    before = snapshot(model) if average is not None else None
     model.fit_end(data.train.x)  # before the validation pass, so that it scores the fitted model (gaussian, kde)
+    if average is not None:
+        average.copy_changed(before, model)
+        model = average.model.eval()
     if len(data.val):
         val = evaluate(model, data.val, cfg.batch_size, cfg.binarize == "dynamic", cfg.seed)
         row.update({f"val_{k}": v for k, v in dist.broadcast(val).items()})  # one decision for early stopping

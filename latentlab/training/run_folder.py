@@ -4,9 +4,11 @@
                          and std it was standardised with), library versions, the resumes
     checkpoint.json      the manifest of the last complete checkpoint: where training stood (epoch,
                          batch, step) and the sha256 and size of each part below
-    model.safetensors    weights at the last checkpoint (metadata: model name, config, epoch, step)
-    best.safetensors     weights of the best validation epoch
-    train_state.pt       optimiser states, RNG states, the loop's place: what --resume needs
+    model.safetensors    weights at the last checkpoint (metadata: model name, config, epoch, step); with
+                         --ema, the moving average of the weights (what users sample from)
+    best.safetensors     weights of the best validation epoch (with --ema, the average's)
+    train_state.pt       optimiser states, RNG states, the loop's place: what --resume needs; with --ema,
+                         also the trained weights themselves ("weights")
     metrics.jsonl        one JSON line per epoch
     .lock                locked (flock) by the one process writing the folder; holds its pid
     *.png, report.html   pictures (see latentlab.viz.plots)
