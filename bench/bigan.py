@@ -15,7 +15,7 @@ One run: ``latentlab.train("bigan", epochs=E, seed=0)`` with the model's default
                   euclidean distance, for four feature maps: E(x) of the trained BiGAN; the same E at its
                   initial weights (same seed, never trained: what the architecture alone gives); PCA
                   to the latent size (fitted on the reference images); the raw pixels.
-  figure          bigan_reconstructions.png: rows of test images, each above its reconstructions.
+  figure          bigan_reconstructions.png: rows of test images (one per class), each above its reconstructions.
 
 Anchor: Donahue et al. 2017 (ICLR), Table 1: 1-NN accuracy 97.39% on MNIST test images for BiGAN
 features (50-d latent, permutation-invariant MLPs; the table's autoencoder features 97.58-97.63%).
@@ -137,10 +137,14 @@ def evaluate(model: BiGAN, data, args) -> dict:
     out["reference_images"] = len(ref_x)
     out["knn"] = {name: nearest_neighbour(r, ref_y, q, test.y) for name, (r, q) in features.items()}
     out["eval_minutes"] = (time.perf_counter() - started) / 60
-    # the figure: rows of 16 test images (two per class where the split allows), each row above its reconstructions
-    pick = torch.cat([torch.nonzero(test.y == c)[:2, 0] for c in range(data.num_classes or 10)])[:32]
-    rows = [t for i in range(0, len(pick), 16) for t in (test.x[pick[i:i + 16]], rec[pick[i:i + 16]])]
-    save_grid(torch.cat(rows), args.figure, nrow=16)
+    # the figure: rows of 10 test images (one per class), each row above its reconstructions
+    classes = data.num_classes or 10
+    firsts = [torch.nonzero(test.y == c)[:, 0] for c in range(classes)]
+    rows = []
+    for j in range(2):  # the first and the second image of each class
+        pick = torch.stack([idx[j] for idx in firsts if len(idx) > j])
+        rows += [test.x[pick], rec[pick]]
+    save_grid(torch.cat(rows), args.figure, nrow=len(rows[0]))
     return out
 
 
