@@ -6,7 +6,8 @@ The training loop steps the "discriminator" group k times (``d_steps``), then th
 lecture notes describe. ``loss(x, y, group)`` returns the terms the loop logs as
 ``train_<group>/<term>``: "loss" (what that group minimises), "d_real" = mean D(x),
 "d_fake" = mean D(G(z)), and in the generator step "grad_norm" = the mean norm per
-image of d loss / d G(z), the learning signal the discriminator sends the generator.
+image of d loss / d G(z), the learning signal the discriminator sends the generator (read off
+the step's backward pass by a hook, so it costs nothing and is known once backward has run).
 
 Losses (``latentlab.nn.losses``), with D(x) = sigmoid(logit):
     discriminator   -[ log D(x) + log(1 - D(G(z))) ]     (eq. 1 of Goodfellow et al., as a BCE to minimise);
@@ -65,8 +66,22 @@ def mean_prob(logits: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(logits.detach()).mean()
 
 
+def gradient_norm_at(fake: torch.Tensor) -> torch.Tensor:
+    """Mean over images of ||d loss / d G(z)|| * B for the loss the step minimises, read off the step's own
+    backward pass (a hook on G(z): no extra pass through D). The returned scalar is 0 until that backward
+    has run, and stays 0 where none runs (evaluation); ``signal_norm`` computes it at once, for a part of
+    the loss."""
+    out = torch.zeros((), device=fake.device)
+    if torch.is_grad_enabled() and fake.requires_grad:
+        def fill(grad: torch.Tensor) -> None:
+            out.copy_(grad.detach().flatten(1).float().norm(dim=1).mean() * len(grad))  # undo the batch mean
+        fake.register_hook(fill)
+    return out
+
+
 def signal_norm(loss: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """Mean over images of ||d loss / d G(z)|| * B: how much gradient reaches the generator's output."""
+    """Mean over images of ||d loss / d G(z)|| * B: how much gradient reaches the generator's output
+    (an extra backward pass through D; ``gradient_norm_at`` is free when ``loss`` is the step's whole loss)."""
     if not (torch.is_grad_enabled() and fake.requires_grad):
         return torch.zeros((), device=fake.device)
     (g,) = torch.autograd.grad(loss, fake, retain_graph=True)

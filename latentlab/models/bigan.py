@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from latentlab.config import setting
-from latentlab.models.adversarial import AdversarialConfig, AdversarialModel, mean_prob, signal_norm
+from latentlab.models.adversarial import AdversarialConfig, AdversarialModel, gradient_norm_at, mean_prob
 from latentlab.models.base import Encoder
 from latentlab.nn.gan_nets import ARCHS, ConvBody, Discriminator, generator_net
 from latentlab.nn.losses import discriminator_bce, generator_bce
@@ -105,7 +105,7 @@ class BiGAN(AdversarialModel, Encoder):
         # G fools D on (G(z), z); E on (x, E(x)), whose "fool D" direction is logit -> -inf
         loss = generator_bce(fake_logit, self.cfg.gen_loss) + generator_bce(-real_logit, self.cfg.gen_loss)
         return {"loss": loss, "d_real": mean_prob(real_logit), "d_fake": mean_prob(fake_logit),
-                "grad_norm": signal_norm(loss, fake)}
+                "grad_norm": gradient_norm_at(fake)}
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         """The GANs' terms, and the squared error per pixel of the reconstructions G(E(x))."""

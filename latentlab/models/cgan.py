@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from latentlab.config import setting
 from latentlab.errors import ConfigError
-from latentlab.models.adversarial import AdversarialConfig, AdversarialModel, mean_prob, signal_norm
+from latentlab.models.adversarial import AdversarialConfig, AdversarialModel, gradient_norm_at, mean_prob
 from latentlab.models.base import ConditionalSampler
 from latentlab.nn.gan_nets import ARCHS, Discriminator, generator_net
 from latentlab.nn.losses import discriminator_bce, generator_bce
@@ -80,4 +80,4 @@ class CGAN(LabelledGenerator):
         fake = self.generator(self.noise(len(x), y))
         logit = self.discriminator(fake, self.one_hot(y))["adv"]
         loss = generator_bce(logit, self.cfg.gen_loss)
-        return {"loss": loss, "d_fake": mean_prob(logit), "grad_norm": signal_norm(loss, fake)}
+        return {"loss": loss, "d_fake": mean_prob(logit), "grad_norm": gradient_norm_at(fake)}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from latentlab.config import setting
-from latentlab.models.adversarial import AdversarialConfig, AdversarialModel, mean_prob, signal_norm
+from latentlab.models.adversarial import AdversarialConfig, AdversarialModel, gradient_norm_at, mean_prob
 from latentlab.nn.gan_nets import Discriminator, MLPGenerator
 from latentlab.nn.losses import discriminator_bce, generator_bce
 
@@ -41,7 +41,7 @@ class UnconditionalGAN(AdversarialModel):
         fake = self.generator(self.noise(len(x)))
         logit = self.discriminator(fake)["adv"]  # D is frozen in this step
         loss = generator_bce(logit, self.cfg.gen_loss)
-        return {"loss": loss, "d_fake": mean_prob(logit), "grad_norm": signal_norm(loss, fake)}
+        return {"loss": loss, "d_fake": mean_prob(logit), "grad_norm": gradient_norm_at(fake)}
 
 
 class GAN(UnconditionalGAN):

@@ -42,7 +42,7 @@ from torch import nn
 
 from latentlab.config import setting
 from latentlab.errors import ConfigError
-from latentlab.models.adversarial import AdversarialConfig, AdversarialModel, mean_prob, signal_norm
+from latentlab.models.adversarial import AdversarialConfig, AdversarialModel, gradient_norm_at, mean_prob
 from latentlab.models.base import SemiSupervised
 from latentlab.nn.gan_nets import ARCHS, Discriminator, generator_net
 from latentlab.nn.losses import discriminator_bce, generator_bce
@@ -155,7 +155,7 @@ class SGAN(AdversarialModel, SemiSupervised):
             loss = (f_real.mean(0) - f_fake.mean(0)).pow(2).mean()
         else:
             loss = generator_bce(fake_d, self.cfg.gen_loss)
-        return {"loss": loss, "d_fake": mean_prob(fake_d), "grad_norm": signal_norm(loss, fake)}
+        return {"loss": loss, "d_fake": mean_prob(fake_d), "grad_norm": gradient_norm_at(fake)}
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
         """The GANs' terms ("loss" is the discriminator's, supervised part included) and the accuracy."""

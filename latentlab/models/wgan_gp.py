@@ -18,7 +18,7 @@ import torch
 
 from latentlab.config import setting
 from latentlab.errors import ConfigError
-from latentlab.models.adversarial import AdversarialModel, check_gan_config, signal_norm
+from latentlab.models.adversarial import AdversarialModel, check_gan_config, gradient_norm_at
 from latentlab.nn.gan_nets import ARCHS, Discriminator, generator_net
 from latentlab.nn.losses import gradient_penalty
 
@@ -73,4 +73,4 @@ class WGANGP(AdversarialModel):
         fake = self.generator(self.noise(len(x)))
         f_fake = self.score(fake).mean()  # the critic is frozen in this step
         loss = -f_fake
-        return {"loss": loss, "d_fake": f_fake.detach(), "grad_norm": signal_norm(loss, fake)}
+        return {"loss": loss, "d_fake": f_fake.detach(), "grad_norm": gradient_norm_at(fake)}

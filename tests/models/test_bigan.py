@@ -28,6 +28,7 @@ def test_shapes_and_terms(arch):
     d = model.loss(x, None, "discriminator")
     g = model.loss(x, None, "generator")
     assert {"loss", "d_real", "d_fake"} <= d.keys() and {"loss", "d_real", "d_fake", "grad_norm"} <= g.keys()
+    g["loss"].backward()  # grad_norm is read off the step's backward pass
     assert all(torch.isfinite(v) for terms in (d, g) for v in terms.values()) and float(g["grad_norm"]) > 0
     model.eval()
     assert {"loss", "d_real", "d_fake", "g_loss", "rec_mse"} <= model.evaluate(x, None).keys()

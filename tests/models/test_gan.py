@@ -27,6 +27,8 @@ def test_shapes_and_terms():
     d = model.loss(x, None, "discriminator")
     g = model.loss(x, None, "generator")
     assert {"loss", "d_real", "d_fake"} <= d.keys() and {"loss", "d_fake", "grad_norm"} <= g.keys()
+    assert float(g["grad_norm"]) == 0  # read off the step's backward pass, which has not run yet
+    g["loss"].backward()
     assert 0 < float(d["d_real"]) < 1 and 0 < float(d["d_fake"]) < 1 and float(g["grad_norm"]) > 0
     images = model.sample(5)
     assert images.shape == (5, 1, 8, 8) and images.min() >= 0 and images.max() <= 1
@@ -126,3 +128,15 @@ def test_cli_sample(cli_run, tmp_path):
     assert main(["sample", str(cli_run), "--n", "4", "-o", str(tmp_path / "s.png")]) == 0
     assert (tmp_path / "s.png").is_file()
     assert main(["sample", str(cli_run), "--label", "3"]) == 2
+
+
+def test_grad_norm_is_the_norm_of_the_loss_gradient_at_the_fakes():
+    from latentlab.models.adversarial import gradient_norm_at, signal_norm
+    torch.manual_seed(0)
+    model = small_model()
+    fake = model.generator(model.noise(5))  # (5, 1, 8, 8)
+    loss = sum(v.pow(2).mean() for v in model.discriminator(fake).values())  # any loss of the fakes
+    at_once = signal_norm(loss, fake)  # an extra backward pass
+    hooked = gradient_norm_at(fake)
+    loss.backward()
+    assert float(hooked) > 0 and torch.isclose(hooked, at_once)
