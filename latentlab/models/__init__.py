@@ -56,6 +56,7 @@ MODELS = Registry({
 SHOWER_MODELS = Registry({
     "calo-wgan": "latentlab.calo.wgan:CaloWGAN",
     "calo-vae": "latentlab.calo.vae:CaloVAE",
+    "calo-flow": "latentlab.calo.flow:CaloFlow",
 })
 
 
