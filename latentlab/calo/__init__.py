@@ -9,7 +9,7 @@
     ds2 = calo.CaloChallengeGeometry.dataset(2)                           # 45 layers x 16 angles x 9 radii, W/Si
     calo.write_showers("ds2.h5", calo.simulate("eminus", 10_000, geometry=ds2))  # 1 GeV - 1 TeV log-uniform,
                                                                           # CaloChallenge layout (MeV)
-    run = calo.train_showers("showers.h5", model="calo-wgan", epochs=30)  # or "calo-vae", "ds2.h5"; validates
+    run = calo.train_showers("showers.h5", model="calo-flow")             # or "calo-vae", "calo-wgan", "ds2.h5"
     gen = calo.generate(run.dir, energy=50.0, n=1000)                     # or energy=(1, 100), spectrum="ref.h5"
     calo.demo("calo-demo")                                                # the whole chain on a small sample
 
@@ -19,7 +19,8 @@ parameterised simulator),
 ``observables``, ``metrics`` (separation power, FPD, KPD, classifier AUC), ``validate`` (and
 ``plots``, its figures), ``bench_sim`` (ms per shower), ``data`` (showers <-> tensors: the log
 transform the models learn in), the shower models ``modelbase`` (what they share: ``CaloModel``),
-``wgan`` (``calo-wgan``) and ``vae`` (``calo-vae``), listed in ``latentlab.models.SHOWER_MODELS``,
+``flow`` (``calo-flow``, a CaloFlow-style normalizing flow), ``wgan`` (``calo-wgan``) and ``vae``
+(``calo-vae``), listed in ``latentlab.models.SHOWER_MODELS``,
 and ``generate`` (train_showers, generate, generate_to_file, demo).
 ``latentlab calo simulate|train MODEL|generate|validate|bench|demo`` map onto ``simulate_to_file``,
 ``train_showers``, ``generate_to_file``, ``validate_files``, ``bench_table`` and ``demo``. h5py and
