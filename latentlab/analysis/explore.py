@@ -15,7 +15,7 @@
 
 Every function returns images (N, C, H, W) in [0, 1] (or writes a PNG when given a path);
 ``latentlab explore RUN ...`` is the same from the command line, and ``latentlab explore RUN --serve``
-serves the last two in a browser page (``latentlab.viz.explorer``). Spherical interpolation
+serves the last two in a browser page (``latentlab.explorer``). Spherical interpolation
 (slerp; Shoemake 1985, White 2016) follows the great circle between the two vectors, which keeps
 the norm of a Gaussian latent typical: a straight line between two draws of N(0, I) in many
 dimensions passes through the low-norm centre the decoder rarely saw.
@@ -224,7 +224,7 @@ def interpolate_images(model, split, a: int, b: int, steps: int = 10, methods: t
     return torch.cat(rows), steps + 2
 
 
-# --- 5. the interactive explorer's coordinates (``latentlab.viz.explorer`` serves them) ----------
+# --- 5. the interactive explorer's coordinates (``latentlab.explorer`` serves them) ----------
 DIRECTIONS = 6  # sliders along the leading latent directions
 
 

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     for k, v in results.items():
         print(f"{k:<{width}}  {v:.6g}" if isinstance(v, float) else f"{k:<{width}}  {v}")
     if "samples" in groups:  # the sample metrics once more, each beside its floor, with a reading
-        from latentlab.evaluation.summary import evaluator_line, format_rows, sample_rows
+        from latentlab.viz.summary import evaluator_line, format_rows, sample_rows
         print(f"\n{format_rows(sample_rows(groups['samples']))}\n{evaluator_line(groups['samples'])}")
     write_report(Path(args.run), read_metrics(args.run))
     return 0

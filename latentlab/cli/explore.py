@@ -5,7 +5,7 @@
     latentlab explore RUN --interpolate 3 42 [--steps 10] [--by class] [--method slerp]
     latentlab explore RUN --arithmetic 7 1 [--images 2 5 14]   z(image of a 1) + mean(7) - mean(1)
     latentlab explore RUN --edit 1 7 [--strength 0,0.5,1,1.5]  z + s (mean(7) - mean(1)), a column per s
-    latentlab explore RUN --serve [--port 8000]          the same in a browser page (latentlab.viz.explorer)
+    latentlab explore RUN --serve [--port 8000]          the same in a browser page (latentlab.explorer)
 
 A GAN (no encoder, so no codes of test images) gets the same pictures from its noise z:
 
@@ -267,7 +267,7 @@ def serve(args: argparse.Namespace, model, info) -> int:
     """Serve the explorer page until Ctrl-C."""
     from latentlab.models.base import Encoder
     from latentlab.training.run_folder import run_dataset
-    from latentlab.viz.explorer import Explorer, make_server
+    from latentlab.explorer import Explorer, make_server
     port = 0 if args.port is None else args.port
     if not 0 <= port <= 65535:
         raise LatentlabError(f"--port must be in 0..65535 (0: a free one), got {port}")

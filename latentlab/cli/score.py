@@ -44,7 +44,7 @@ def default_out(path: Path) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from latentlab.evaluation.samples import read_images, score_images
-    from latentlab.evaluation.summary import evaluator_line, format_rows, sample_rows
+    from latentlab.viz.summary import evaluator_line, format_rows, sample_rows
     from latentlab.training.run_folder import write_json
     path = Path(args.path)
     out = Path(args.out) if args.out else default_out(path) if path.exists() else None

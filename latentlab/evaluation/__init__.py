@@ -5,7 +5,6 @@
     likelihood.py  importance-sampled (or exact) test log-likelihood (and `eval --nll`)
     parzen.py      Gaussian Parzen-window log-likelihood of samples (`eval --parzen`, Goodfellow et al. 2014)
     samples.py     sample quality of a model (`eval --samples`) or of any images (`score`, ``score_images``)
-    summary.py     the sample metrics as rows beside their floors, with a reading (report.html, `score`)
     loss.py        test-set loss terms (always computed by `eval`)
 
 ``latentlab eval RUN`` runs the plugins in ``PLUGINS``: each defines ``add_arguments(parser)``

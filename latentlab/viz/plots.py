@@ -245,8 +245,8 @@ figure{{display:inline-block;margin:0.5em;vertical-align:top;max-width:560px}}</
 
 def _evaluation_html(path: Path) -> str:
     """One evaluation file as tables: the sample metrics beside their floors with a reading (from
-    ``latentlab.evaluation.summary``), then every other figure by name."""
-    from latentlab.evaluation.summary import evaluator_line, sample_rows
+    ``latentlab.viz.summary``), then every other figure by name."""
+    from latentlab.viz.summary import evaluator_line, sample_rows
     try:
         result = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:

@@ -17,7 +17,7 @@ from latentlab.analysis import explore
 from latentlab.errors import LatentlabError
 from latentlab.models import get_model_class
 from latentlab.training.run_folder import load, read_run, run_dataset
-from latentlab.viz.explorer import Explorer, create_app, make_server, png
+from latentlab.explorer import Explorer, create_app, make_server, png
 
 # conftest's TINY settings (module scope cannot take its function-scoped fixture)
 TINY = dict(dataset="digits", epochs=1, batch_size=64, latent_dim=4, hidden=32, progress=False)
