@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 
 import latentlab
-from common import RESULTS, ROOT, WORK, load_average
+from common import RESULTS, ROOT, WORK, load_average, parse_setting
 from latentlab.config import TrainConfig, from_dict, train_defaults
 from latentlab.data import iterate_batches, load_dataset
 from latentlab.evaluation.classifier import evaluator_data, get_evaluator
@@ -201,14 +201,16 @@ class PythaeSampler(torch.nn.Module, Sampler):
 
 
 # --- one budget of one model --------------------------------------------------------------------
-def advance_latentlab(name: str, minutes: float, data, work: Path, seed: int) -> tuple[object, dict]:
-    """Train (or resume) the model's run to ``minutes``; the model and where the run stands."""
+def advance_latentlab(name: str, minutes: float, data, work: Path, seed: int,
+                      settings: dict | None = None) -> tuple[object, dict]:
+    """Train (or resume) the model's run to ``minutes`` (``settings``: more ``latentlab.train`` settings, e.g.
+    ema=0.999); the model and where the run stands."""
     run = work / name
     if (run / "checkpoint.json").exists():
         done = latentlab.train(name, resume=run, data=data, minutes=minutes)
     else:
         done = latentlab.train(name, out=str(run), data=data, minutes=minutes, epochs=10 ** 6, seed=seed,
-                               device="cpu", progress=False)
+                               device="cpu", progress=False, **(settings or {}))
     loop = torch.load(run / "train_state.pt", weights_only=True)["loop"]
     return done.model, {"steps": loop["step"], "seconds": loop["seconds"], "epochs": len(done.metrics)}
 
@@ -342,6 +344,9 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=10000, help="samples scored at every budget (at least 129)")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="another setting of every latentlab run (e.g. ema=0.999, lr_schedule=cosine); the runs are kept "
+                        "apart per settings")
     p.add_argument("--quick", action="store_true", help="smoke test: digits, budgets 0.05 and 0.1 min, dcgan, vae and "
                                                         "their bare loops, 500 samples; writes bench/_work/time_to_quality-quick.*")
     args = p.parse_args()
@@ -354,9 +359,11 @@ def main() -> None:
         p.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS + list(BARE) + [PYTHAE])}")
     torch.set_num_threads(args.threads)
     args.budgets = sorted(args.budgets)
-    name = "time_to_quality" + ("-quick" if args.quick else "" if args.dataset == "mnist" else f"-{args.dataset}")
+    args.settings = dict(parse_setting(text) for text in args.set)
+    tag = "".join(f"-{k}{v}" for k, v in sorted(args.settings.items()))
+    name = "time_to_quality" + ("-quick" if args.quick else "" if args.dataset == "mnist" else f"-{args.dataset}") + tag
     args.results = (WORK if args.quick else RESULTS) / name
-    work = WORK / "time_to_quality" / f"{args.dataset}{'-quick' if args.quick else ''}-t{args.threads}-s{args.seed}"
+    work = WORK / "time_to_quality" / f"{args.dataset}{'-quick' if args.quick else ''}-t{args.threads}-s{args.seed}{tag}"
     started, load_start = time.time(), load_average()
     command = " ".join(shlex.quote(a) for a in [sys.executable.replace(str(ROOT.parent) + "/", "")] + sys.argv)
     notes: list[str] = []
@@ -383,7 +390,7 @@ def main() -> None:
                 continue
             state = work / "loops" / f"{model_name.replace(' ', '-')}.pt"
             if model_name in MODELS:
-                model, where = advance_latentlab(model_name, minutes, data, work, args.seed)
+                model, where = advance_latentlab(model_name, minutes, data, work, args.seed, args.settings)
             else:
                 if model_name not in loops:
                     cls = PythaeLoop if model_name == PYTHAE else BareLoop
