@@ -17,7 +17,7 @@ the VAE from its prior N(0, I). Number: the Frechet distance
 published FIDs). References: training images (floor) and uniform pixel noise.
 Picture: bench/results/ae_presets_samples.png.
 
-    .venv/bin/python bench/ae_presets.py [--epochs 2 --data-dir /work/shared/data/mnist]
+    .venv/bin/python bench/ae_presets.py [--epochs 2 --data-dir ../shared/data/mnist]
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def timed_train(model: str, **settings):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--data-dir", default=os.environ.get("LATENTLAB_TEST_MNIST", "/work/shared/data/mnist"))
+    ap.add_argument("--data-dir", default=os.environ.get("LATENTLAB_TEST_MNIST", "../shared/data/mnist"))
     ap.add_argument("--dataset", default="mnist", help="mnist for the table; digits for a quick smoke run")
     ap.add_argument("--work", default="/tmp/latentlab-bench-ae-presets", help="scratch folder for the runs")
     args = ap.parse_args()

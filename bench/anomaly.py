@@ -28,7 +28,7 @@ PUBLISHED = {
     "fashion-mnist": [("GEOM (Golan and El-Yaniv 2018)", 93.5)],
 }
 TARGET = {"mnist": 95.0, "fashion-mnist": 93.0}
-MNIST_DIR = "/work/shared/data/mnist"
+MNIST_DIR = "../shared/data/mnist"
 
 
 def pyod_aucs(data, classes: list[int], seeds: list[int], epochs: int) -> dict[int, list[float]]:

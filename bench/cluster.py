@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from common import ROOT, RESULTS, WORK, copy_figure
-MNIST_DIR = "/work/shared/data/mnist"
+MNIST_DIR = "../shared/data/mnist"
 TARGET = "MNIST target: accuracy ≥ 90% and NMI ≥ 85%."
 
 

@@ -7,7 +7,7 @@ to the corrupted input, and of a denoising autoencoder trained on that corruptio
 batch). All autoencoders are the same MLP (784-256-32-256-784, BCE, Adam 1e-3,
 batch 128). Picture: bench/results/denoise.png.
 
-    .venv/bin/python bench/denoise.py [--epochs 3 --data-dir /work/shared/data/mnist]
+    .venv/bin/python bench/denoise.py [--epochs 3 --data-dir ../shared/data/mnist]
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--dataset", default="mnist", help="mnist for the table; digits for a quick smoke run")
-    ap.add_argument("--data-dir", default=os.environ.get("LATENTLAB_TEST_MNIST", "/work/shared/data/mnist"))
+    ap.add_argument("--data-dir", default=os.environ.get("LATENTLAB_TEST_MNIST", "../shared/data/mnist"))
     ap.add_argument("--work", default="/tmp/latentlab-bench-denoise", help="scratch folder for the runs")
     args = ap.parse_args()
     torch.set_num_threads(1)

@@ -16,7 +16,7 @@ C  full runs: ``latentlab.train("gan", gen_loss=...)`` epoch by epoch (resumed),
    not Inception: not comparable with published FIDs), the number of digit classes the
    samples cover, and mean D(G(z)).
 
-    .venv/bin/python bench/gan_losses.py [--epochs 6 --seeds 2 --strong-d 5 --data-dir /work/shared/data/mnist]
+    .venv/bin/python bench/gan_losses.py [--epochs 6 --seeds 2 --strong-d 5 --data-dir ../shared/data/mnist]
 
 writes bench/results/gan_losses.md and bench/results/gan_losses.png (+ gan_losses_samples.png).
 """
@@ -203,7 +203,7 @@ def mean_sd(values) -> str:
 
 
 # Pictures of the rest of the family; made with the CLI (not by this script), 1 torch thread, shared CPU.
-MNIST_OPTS = "--dataset mnist --data-dir /work/shared/data/mnist --batch-size 64 --device cpu"
+MNIST_OPTS = "--dataset mnist --data-dir ../shared/data/mnist --batch-size 64 --device cpu"
 FAMILY = [
     "## The rest of the GAN family on MNIST (pictures only)", "",
     "Not made by this script: short CLI runs to show each model trains on real data. "
@@ -303,7 +303,7 @@ def write_markdown(args, a, b, c, acc, wall, path: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-dir", default=os.environ.get("LATENTLAB_TEST_MNIST", "/work/shared/data/mnist"))
+    p.add_argument("--data-dir", default=os.environ.get("LATENTLAB_TEST_MNIST", "../shared/data/mnist"))
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--lr", type=float, default=2e-4)

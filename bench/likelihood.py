@@ -12,7 +12,7 @@ Published (Burda et al. 2015, 1 stochastic layer, 3,280 passes): VAE 86.76, IWAE
 (pythae's published 89.78 nats is for another network, static binarization and k = 200: not comparable.)
 
     .venv/bin/pip install pythae==0.1.2      # benchmark only; latentlab never imports it
-    .venv/bin/python bench/likelihood.py --data-dir /work/shared/data/mnist --minutes 12 --k 1000
+    .venv/bin/python bench/likelihood.py --data-dir ../shared/data/mnist --minutes 12 --k 1000
 
 Writes bench/results/likelihood.md; runs and per-model JSON go to bench/_work/likelihood/.
 ``--stage score`` (or ``report``) reuses trained runs.
@@ -217,7 +217,7 @@ def write_table(results: dict, commands: list[dict]) -> None:
         "Produced by (in this order; `--stage score` reuses the trained models):",
         "",
         "```",
-        *[f"/work/main/.venv/bin/python bench/likelihood.py {c['args']}    # {c['started']}, {c['minutes']:.0f} min" for c in commands],
+        *[f".venv/bin/python bench/likelihood.py {c['args']}    # {c['started']}, {c['minutes']:.0f} min" for c in commands],
         "```",
         "",
         f"Machine: {platform.processor() or platform.machine()} (2 CPU cores shared with ~5 other engineers' jobs: "
@@ -268,7 +268,7 @@ def write_table(results: dict, commands: list[dict]) -> None:
 
 def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", default="/work/shared/data/mnist")
+    p.add_argument("--data-dir", default="../shared/data/mnist")
     p.add_argument("--minutes", type=float, default=12.0, help="training wall-time budget per model")
     p.add_argument("--k", type=int, default=5000, help="importance samples per test image")
     p.add_argument("--images", type=int, default=None, help="score only the first N test images")

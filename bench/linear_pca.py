@@ -9,7 +9,7 @@ guarantees (latentlab/linear.py). One extra row trains k = 10 with Adam (lr 1e-3
 for comparison: with MNIST's thousands of steps it gets there too (on digits'
 few hundred steps it does not, which is why ``latentlab pca`` defaults to SGD).
 
-    .venv/bin/python bench/linear_pca.py [--epochs 5 --data-dir /work/shared/data/mnist]
+    .venv/bin/python bench/linear_pca.py [--epochs 5 --data-dir ../shared/data/mnist]
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=0.002)
     ap.add_argument("--ks", default="2,10,50")
     ap.add_argument("--dataset", default="mnist", help="mnist for the table; digits for a quick smoke run")
-    ap.add_argument("--data-dir", default=os.environ.get("LATENTLAB_TEST_MNIST", "/work/shared/data/mnist"))
+    ap.add_argument("--data-dir", default=os.environ.get("LATENTLAB_TEST_MNIST", "../shared/data/mnist"))
     ap.add_argument("--work", default="/tmp/latentlab-bench-linear-pca", help="scratch folder for the runs")
     args = ap.parse_args()
     torch.set_num_threads(1)

@@ -1,7 +1,7 @@
 """Sample quality of VAE, DCGAN, WGAN-GP, conditional GAN and pythae's VAE on MNIST and
 Fashion-MNIST, at a fixed CPU budget per model, scored by latentlab's evaluation classifier.
 
-    .venv/bin/python bench/sample_quality.py --mnist-dir /work/shared/data/mnist --cpu-seconds 300
+    .venv/bin/python bench/sample_quality.py --mnist-dir ../shared/data/mnist --cpu-seconds 300
 
 Each latentlab model is trained by `latentlab train MODEL ... --epochs 1000` in its own process
 on one thread (OMP_NUM_THREADS=1); when the process has used --cpu-seconds of CPU time it gets
