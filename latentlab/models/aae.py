@@ -127,10 +127,6 @@ class AAE(GenerativeModel, Sampler, Encoder):
         return self.encoder(x)
 
     @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.decode(self.latent(x, y))
-
-    @torch.no_grad()
     def sample(self, n: int, y: torch.Tensor | int | None = None,
                generator: torch.Generator | None = None) -> torch.Tensor:
         """Decoded prior draws: (n, C, H, W) in [0, 1]."""

@@ -149,10 +149,6 @@ class AE(GenerativeModel, Sampler, Encoder):
         return self.encoder(x)
 
     @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.decode(self.latent(x, y))
-
-    @torch.no_grad()
     def fit_end(self, x_train: torch.Tensor) -> None:
         if len(x_train) > FIT_MAX:
             x_train = x_train[torch.linspace(0, len(x_train) - 1, FIT_MAX).long()]

@@ -120,9 +120,11 @@ class Encoder:
         """A deterministic code per image (the posterior mean of a VAE): (B, D)."""
         raise NotImplementedError
 
+    @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """decode(latent(x)): (B, C, H, W) in [0, 1]."""
-        raise NotImplementedError
+        """decode(latent(x)): (B, C, H, W) in [0, 1]. A model whose decoder needs more than the code
+        (the conditional VAE's label) overrides it."""
+        return self.decode(self.latent(x, y))
 
 
 class ConditionalEncoder(Encoder):

@@ -125,8 +125,3 @@ class BiGAN(AdversarialModel, Encoder):
         """The code E(x): (B, latent)."""
         self.check_labels(y, len(x))
         return self.encoder(x)
-
-    @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """G(E(x)): (B, C, H, W) in [0, 1]."""
-        return self.decode(self.latent(x, y))

@@ -223,10 +223,6 @@ class VaDE(GenerativeModel, Sampler, Encoder, ImportanceSampled):
         return self.encode(x)[0]
 
     @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.decode(self.latent(x, y))
-
-    @torch.no_grad()
     def cluster_probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """gamma_c = p(c|z) at z = mu~(x): (B, C, H, W) -> (B, K), rows summing to 1."""
         return self.log_responsibilities(self.encode(x)[0]).exp()

@@ -188,10 +188,6 @@ class TwoLayerVAE(GenerativeModel, Sampler, Encoder, ImportanceSampled):
         return self.encode_top(self.encode(x)[0])[0]
 
     @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.decode(self.latent(x, y))
-
-    @torch.no_grad()
     def sample(self, n: int, y: torch.Tensor | int | None = None,
                generator: torch.Generator | None = None) -> torch.Tensor:
         """z2 ~ N(0, I), z1 ~ p(z1|z2), the mean image of p(x|z1): (n, C, H, W)."""
