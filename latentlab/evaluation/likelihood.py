@@ -37,7 +37,7 @@ import torch
 
 from latentlab.errors import LatentlabError
 from latentlab.models.base import ConditionalEncoder, ExactLikelihood, ImportanceSampled, LikelihoodModel
-from latentlab.nn.likelihoods import log_weight_terms
+from latentlab.nn.likelihoods import log_weight_terms, sample_chunk
 
 
 def check_model(model) -> None:
@@ -61,7 +61,7 @@ def log_likelihood(model: LikelihoodModel, x: torch.Tensor, y: torch.Tensor | No
                    chunk: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
     """Importance-sampled log p(x) (or log p(x|y)) per image, (B,), in nats.
 
-    The k samples are drawn ``chunk`` at a time (default: about 20,000 decoded images per
+    The k samples are drawn ``chunk`` at a time (default: about 2,000 decoded images per
     chunk) from ``generator`` (else the global RNG) and combined with a running log-sum-exp,
     so memory does not grow with k."""
     check_model(model)
@@ -69,7 +69,7 @@ def log_likelihood(model: LikelihoodModel, x: torch.Tensor, y: torch.Tensor | No
         raise LatentlabError(f"k (importance samples per image) must be at least 1, got {k}")
     if isinstance(model, ImportanceSampled):  # its own estimator (two stochastic layers, a mixture prior)
         return model.log_likelihood(x, k, generator, chunk)
-    chunk = chunk or max(1, min(k, 20_000 // max(1, len(x))))
+    chunk = chunk or sample_chunk(k, len(x))
     q = model.posterior(x, y)
     total = None  # running logsumexp over the samples drawn so far, (B,)
     for start in range(0, k, chunk):

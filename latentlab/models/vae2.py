@@ -47,7 +47,7 @@ from torch import nn
 from latentlab.config import check_choices, setting
 from latentlab.errors import ConfigError, LatentlabError
 from latentlab.models.base import Encoder, GenerativeModel, ImportanceSampled, Sampler
-from latentlab.nn.likelihoods import log_bernoulli, log_normal
+from latentlab.nn.likelihoods import log_bernoulli, log_normal, sample_chunk
 from latentlab.nn.nets import ACTIVATIONS, mlp
 
 OBJECTIVES = ("elbo", "iwae")
@@ -157,10 +157,10 @@ class TwoLayerVAE(GenerativeModel, Sampler, Encoder, ImportanceSampled):
     def log_likelihood(self, x: torch.Tensor, k: int = 5000, generator: torch.Generator | None = None,
                        chunk: int | None = None) -> torch.Tensor:
         """Importance-sampled log p(x) per image, (B,) nats: logsumexp_i log w_i - log k over k joint draws,
-        ``chunk`` at a time (default about 20,000 decoded images per chunk) with a running log-sum-exp."""
+        ``chunk`` at a time (default about 2,000 decoded images per chunk) with a running log-sum-exp."""
         if k < 1:
             raise LatentlabError(f"k (importance samples per image) must be at least 1, got {k}")
-        chunk = chunk or max(1, min(k, 20_000 // max(1, len(x))))
+        chunk = chunk or sample_chunk(k, len(x))
         q1 = self.encode(x)
         total = None  # (B,)
         for start in range(0, k, chunk):

@@ -18,6 +18,15 @@ import torch.nn.functional as F
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 LOG_2PI = math.log(2 * math.pi)
+DECODES_PER_CHUNK = 2_000  # decoded images per chunk of importance samples: the decoder's activations of a
+# chunk stay in the CPU's cache (Burda network, one thread: 112,000 decoded images/s at 2,000 per chunk,
+# 84,000 at 20,000)
+
+
+def sample_chunk(k: int, images: int) -> int:
+    """Importance samples per image to draw at a time for a batch of ``images``: about DECODES_PER_CHUNK
+    decoded images per chunk, at least 1, at most k."""
+    return max(1, min(k, DECODES_PER_CHUNK // max(1, images)))
 
 
 def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -49,10 +58,11 @@ def log_bernoulli(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """log p(x|z) of a Bernoulli decoder for S draws per image: logits (S, B, ...), x (B, ...) -> (S, B).
 
     sum_i x_i log p_i + (1 - x_i) log(1 - p_i) = sum_i x_i l_i - softplus(l_i) for logits l, p = sigmoid(l)
-    (the negative of ``bernoulli_nll``), computed without copying x S times."""
+    (the negative of ``bernoulli_nll``), computed without copying x S times (x is broadcast)."""
     s, b = logits.shape[:2]
     logits = logits.reshape(s, b, -1)  # (S, B, D)
-    return torch.einsum("sbd,bd->sb", logits, x.reshape(b, -1)) - F.softplus(logits).sum(-1)
+    target = x.reshape(1, b, -1).expand_as(logits)  # (S, B, D), a view: no copy
+    return -F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(-1)
 
 
 def log_normal(x: torch.Tensor, mu: torch.Tensor | None = None, logvar: torch.Tensor | None = None) -> torch.Tensor:
