@@ -1,5 +1,6 @@
 """VaDE: the mixture KL of eq. 11 (closed forms and a Monte-Carlo check), responsibilities, the bound,
-pretraining and the mixture fit, one training step, clusters and samples, the run folder."""
+pretraining and the mixture fit (diagonal or full), fixed or learned pi, one training step, clusters and
+samples, the run folder and checkpoints of either kind of pi."""
 import math
 
 import pytest
@@ -121,6 +122,40 @@ def test_pretraining_is_an_autoencoder_then_the_mixture_is_fitted_to_the_codes()
     assert torch.equal(model.mu_c, refit)
 
 
+def test_fixed_pi_stays_uniform_and_learned_pi_moves():
+    x = torch.rand(64, *SHAPE)
+    uniform = torch.full((3,), 1 / 3)
+    for learn_pi in (False, True):
+        model = small(learn_pi=learn_pi, pretrain=1).train()
+        assert any(p is model.pi_logits for p in model.parameters()) == learn_pi
+        g = torch.Generator().manual_seed(0)
+        model.init_mixture(torch.cat([torch.randn(90, 2, generator=g) - 6, torch.randn(10, 2, generator=g) + 6,
+                                      torch.randn(30, 2, generator=g)]))  # unbalanced: 90, 10, 30 codes
+        model.epoch.fill_(1)  # the ELBO, not pretraining
+        opt = torch.optim.Adam(model.optimizer_groups()["model"], 1e-2)
+        fitted = torch.softmax(model.pi_logits, 0).detach().clone()
+        model.loss(x)["loss"].backward()
+        opt.step()
+        pi = torch.softmax(model.pi_logits, 0).detach()
+        if learn_pi:  # the fitted weights, then the optimiser's
+            torch.testing.assert_close(fitted.sort().values, torch.tensor([10, 30, 90]) / 130, atol=1e-3, rtol=0)
+            assert not torch.equal(pi, fitted)
+        else:
+            assert torch.equal(pi, uniform) and torch.equal(fitted, uniform) and model.pi_logits.grad is None
+
+
+def test_init_mixture_full_covariance_keeps_the_diagonal():
+    g = torch.Generator().manual_seed(0)
+    mix = torch.tensor([[1.0, 0.0], [0.9, 0.3]])  # correlated noise: variances 1 + 0 = 1 and 0.81 + 0.09 = 0.9
+    centres = torch.tensor([[-20.0, 0.0], [0.0, 20.0], [20.0, 0.0]])
+    codes = torch.cat([c + torch.randn(2000, 2, generator=g) @ mix.T for c in centres])
+    model = small(covariance="full")
+    model.init_mixture(codes)
+    order = model.mu_c[:, 0].argsort()
+    torch.testing.assert_close(model.mu_c[order].detach(), centres, atol=0.1, rtol=0)
+    torch.testing.assert_close(model.logvar_c.exp().detach(), torch.tensor([1.0, 0.9]).expand(3, 2), atol=0.1, rtol=0)
+
+
 def test_init_mixture_finds_separated_clusters():
     model = small()
     centres = torch.tensor([[-5.0, 0.0], [0.0, 5.0], [5.0, 0.0]])
@@ -149,7 +184,7 @@ def test_samples_of_one_cluster():
 
 
 @pytest.mark.parametrize("bad", [dict(hidden="a,b"), dict(hidden="16,0"), dict(clusters=0), dict(pretrain=-1),
-                                 dict(activation="nope")])
+                                 dict(activation="nope"), dict(covariance="spherical")])
 def test_bad_settings(bad):
     with pytest.raises(ConfigError):
         VaDEConfig(**bad).validate()
@@ -166,3 +201,36 @@ def test_run_folder_round_trip(tmp_path):
     assert torch.equal(model.cluster(x), run.model.cluster(x))
     assert model.cluster(x).max() < 10
     torch.testing.assert_close(model.reconstruct(x), run.model.reconstruct(x))
+
+
+def test_checkpoints_of_fixed_and_learned_pi_load_into_each_other():
+    # pi_logits is a buffer (fixed pi) or a parameter (learned pi) under the same name: a checkpoint of either
+    # kind, among them those written before pi could be fixed (a parameter), loads into a model of the other
+    learned = small(learn_pi=True)
+    with torch.no_grad():
+        learned.pi_logits.copy_(torch.tensor([0.3, -0.5, 1.0]))
+    fixed = small()
+    fixed.load_state_dict(learned.state_dict())
+    x = torch.rand(8, *SHAPE)
+    torch.testing.assert_close(fixed.cluster_probabilities(x), learned.cluster_probabilities(x))
+    assert not any(p is fixed.pi_logits for p in fixed.parameters())
+    again = small(learn_pi=True)
+    again.load_state_dict(small().state_dict())
+    torch.testing.assert_close(torch.softmax(again.pi_logits, 0).detach(), torch.full((3,), 1 / 3))
+
+
+@pytest.mark.parametrize("learn_pi", [False, True])
+def test_run_folder_round_trip_of_pi(tmp_path, learn_pi):
+    run = latentlab.train("vade", out=str(tmp_path / "run"), dataset="digits", epochs=2, batch_size=64, progress=False,
+                          clusters=10, latent_dim=4, hidden="32,16", pretrain=1, learn_pi=learn_pi, covariance="full")
+    model = latentlab.load(run.dir)
+    assert model.cfg.learn_pi == learn_pi and model.cfg.covariance == "full"
+    assert any(p is model.pi_logits for p in model.parameters()) == learn_pi
+    torch.testing.assert_close(model.pi_logits, run.model.pi_logits)
+    pi = torch.softmax(model.pi_logits, 0)
+    if learn_pi:
+        assert not torch.allclose(pi, torch.full((10,), 0.1))
+    else:
+        assert torch.equal(pi, torch.full((10,), 0.1))
+    x = latentlab.load_dataset("digits").test.x[:50]
+    assert torch.equal(model.cluster(x), run.model.cluster(x))
