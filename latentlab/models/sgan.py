@@ -30,6 +30,8 @@ Gaussian noise and weight normalisation and a generator of 500, 500 units; lr 0.
 is CPU-sized: D 784 -> 500 -> 500 -> 500 -> K (LeakyReLU(0.2), noise 0.3 / 0.5, no weight normalisation,
 0.9 M weights against 1.5 M), G 100 -> 500 -> 500 -> 784 (batch norm, ReLU), batch 100, Adam lr 1e-3
 with betas (0.5, 0.999); ``--arch conv`` uses the DCGAN networks of ``latentlab.nn.gan_nets``.
+``--weight-norm --lr 3e-3 --lr-schedule linear`` is closer to the authors' recipe (their code also
+decays the learning rate linearly to zero).
 """
 from __future__ import annotations
 
@@ -64,6 +66,8 @@ class SGANConfig(AdversarialConfig):
     noise_in: float = setting(0.3, "std of the Gaussian noise added to D's input pixels in training (Salimans et al.: 0.3)")
     noise_hidden: float = setting(0.5, "std of the Gaussian noise added to the input of D's later layers in training "
                                        "(Salimans et al.: 0.5)")
+    weight_norm: bool = setting(False, "weight normalisation (Salimans & Kingma 2016), w = g v / ||v||, on every layer of D, "
+                                       "as in Salimans et al.'s MNIST discriminator (it goes with their lr 3e-3)")
     unsup_weight: float = setting(0.5, "weight of the unsupervised loss -log D(x) - log(1 - D(G(z))) against the supervised "
                                        "cross-entropy (0.5: Salimans et al.'s code halves both terms; 0: a classifier of the "
                                        "labelled images alone)")
@@ -126,6 +130,9 @@ class SGAN(AdversarialModel, SemiSupervised):
         weights = [m for m in self.discriminator.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
         for layer in weights[1:]:  # every layer after the first; the first gets noise_in on the pixels (discriminate)
             layer.register_forward_pre_hook(GaussianNoise(cfg.noise_hidden))
+        if cfg.weight_norm:  # weight -> parametrizations.weight.original0 (g, per output unit) and original1 (v)
+            for layer in weights:
+                nn.utils.parametrizations.weight_norm(layer)
         self.init_fixed_noise()
 
     def discriminate(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

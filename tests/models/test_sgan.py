@@ -186,3 +186,24 @@ def test_bad_settings_are_refused():
             latentlab.train("sgan", epochs=1, **bad)
     with pytest.raises(ConfigError, match="needs a labelled dataset"):
         SGAN(SGANConfig(), SHAPE, num_classes=None)
+
+
+def test_weight_norm_discriminator_trains_saves_and_loads(tmp_path):
+    torch.manual_seed(0)
+    model = small_model(weight_norm=True)
+    layers = [m for m in model.discriminator.modules() if isinstance(m, torch.nn.Linear)]
+    assert layers and all(nn_utils_parametrized(m) for m in layers)
+    w = layers[0].weight  # g v / ||v||: each output unit's weight vector has norm g
+    g = layers[0].parametrizations.weight.original0
+    assert torch.allclose(w.norm(dim=1, keepdim=True), g.abs(), atol=1e-6)
+    run = latentlab.train("sgan", out=str(tmp_path / "run"), labels=20, weight_norm=True, **SMALL)
+    loaded = latentlab.load(run.dir)
+    assert loaded.cfg.weight_norm
+    for k, v in run.model.state_dict().items():
+        assert torch.equal(v.cpu(), loaded.state_dict()[k]), k
+    x = torch.rand(5, *SHAPE)
+    assert torch.equal(loaded.class_logits(x), run.model.eval().class_logits(x))
+
+
+def nn_utils_parametrized(module) -> bool:
+    return torch.nn.utils.parametrize.is_parametrized(module, "weight")
