@@ -82,31 +82,14 @@ def test_what_fit_end_sets_is_copied_into_the_average(tmp_path, tiny):
     assert torch.equal(saved["latent_mean"], raw["latent_mean"]) and torch.equal(saved["latent_chol"], raw["latent_chol"])
 
 
-class StopAfterFive(loop._StopFlag):
-    """Acts as if Ctrl-C were pressed during step 6."""
-
-    def __init__(self):
-        super().__init__()
-        self.checks = 0
-
-    @property
-    def set(self):
-        self.checks += 1
-        return self.checks > 5
-
-    @set.setter
-    def set(self, value):
-        pass
-
-
-def test_a_run_with_ema_stopped_mid_epoch_resumes_exactly(tmp_path, tiny, monkeypatch):
+def test_a_run_with_ema_stopped_mid_epoch_resumes_exactly(tmp_path, tiny, monkeypatch, ctrl_c):
     monkeypatch.setattr(loop.callbacks, "at_end", lambda *args: [])
     tiny.update(epochs=1, ema=0.95)
     full = latentlab.train("vae", out=str(tmp_path / "full"), **tiny)
-    monkeypatch.setattr(loop, "_StopFlag", StopAfterFive)
+    ctrl_c.press_after(5)  # Ctrl-C during step 6
     with pytest.raises(KeyboardInterrupt, match="--resume"):
         latentlab.train("vae", out=str(tmp_path / "cut"), **tiny)
-    monkeypatch.setattr(loop, "_StopFlag", StopAfterFive.__mro__[1])  # the real one again
+    ctrl_c.release()
     resumed = latentlab.train("vae", resume=tmp_path / "cut")
     assert_same(weights(full.dir), weights(resumed.dir))
     raw = torch.load(full.dir / "train_state.pt", weights_only=True)["weights"]

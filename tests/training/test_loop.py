@@ -39,34 +39,15 @@ def test_resume_continues_exactly(tmp_path, tiny):
     assert resumed.metrics[-1]["train_loss"] == pytest.approx(full.metrics[-1]["train_loss"])
 
 
-class StopAfter(train_module._StopFlag):
-    """Acts as if Ctrl-C were pressed after a given number of steps."""
-
-    steps = 5
-
-    def __init__(self):
-        super().__init__()
-        self.checks = 0
-
-    @property
-    def set(self):
-        self.checks += 1
-        return self.checks > self.steps
-
-    @set.setter
-    def set(self, value):
-        pass
-
-
-def test_interrupt_saves_mid_epoch_and_resume_matches(tmp_path, tiny, monkeypatch):
+def test_interrupt_saves_mid_epoch_and_resume_matches(tmp_path, tiny, ctrl_c):
     tiny.update(epochs=2)
     full = latentlab.train("vae", out=str(tmp_path / "full"), **tiny)
-    monkeypatch.setattr(train_module, "_StopFlag", StopAfter)
+    ctrl_c.press_after(5)
     with pytest.raises(KeyboardInterrupt, match="--resume"):
         latentlab.train("vae", out=str(tmp_path / "cut"), **tiny)
     state = torch.load(tmp_path / "cut" / "train_state.pt", weights_only=True)
     assert state["loop"]["epoch"] == 0 and state["loop"]["batch"] == 6  # "Ctrl-C" during step 6 of epoch 1
-    monkeypatch.undo()
+    ctrl_c.release()
     resumed = latentlab.train("vae", resume=tmp_path / "cut")
     assert_same_weights(weights(full.dir), weights(resumed.dir))
 
@@ -150,14 +131,14 @@ def test_loop_state_is_saved_as_a_plain_dict_and_read_back():
     assert train_module.LoopState.from_dict(without) == state
 
 
-def test_an_old_train_state_resumes_exactly(tmp_path, tiny, monkeypatch):
+def test_an_old_train_state_resumes_exactly(tmp_path, tiny, ctrl_c):
     """train_state.pt of version 0.1: "loop" is the loop's dict of seven keys plus world_size."""
     tiny.update(epochs=2)
     full = latentlab.train("vae", out=str(tmp_path / "full"), **tiny)
-    monkeypatch.setattr(train_module, "_StopFlag", StopAfter)
+    ctrl_c.press_after(5)
     with pytest.raises(KeyboardInterrupt):
         latentlab.train("vae", out=str(tmp_path / "cut"), **tiny)
-    monkeypatch.undo()
+    ctrl_c.release()
     path = tmp_path / "cut" / "train_state.pt"
     state = torch.load(path, weights_only=True)
     new = state["loop"]

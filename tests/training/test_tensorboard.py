@@ -139,24 +139,7 @@ def test_resume_after_a_crash_shows_no_step_twice(tmp_path, tiny, every, monkeyp
     assert [e.step for e in cut.Images("samples")] == [e.step for e in reference.Images("samples")]
 
 
-class StopAfter(loop._StopFlag):
-    """Acts as if Ctrl-C were pressed after 5 steps."""
-
-    def __init__(self):
-        super().__init__()
-        self.checks = 0
-
-    @property
-    def set(self):
-        self.checks += 1
-        return self.checks > 5
-
-    @set.setter
-    def set(self, value):
-        pass
-
-
-def test_the_event_file_is_closed_on_ctrl_c_and_on_a_nan(tmp_path, tiny, every, monkeypatch):
+def test_the_event_file_is_closed_on_ctrl_c_and_on_a_nan(tmp_path, tiny, every, monkeypatch, ctrl_c):
     closed = []
     original_close = events.EventLog.close
 
@@ -166,13 +149,12 @@ def test_the_event_file_is_closed_on_ctrl_c_and_on_a_nan(tmp_path, tiny, every, 
         original_close(self)
 
     monkeypatch.setattr(events.EventLog, "close", close)
-    flag = loop._StopFlag
-    monkeypatch.setattr(loop, "_StopFlag", StopAfter)
+    ctrl_c.press_after(5)
     with pytest.raises(KeyboardInterrupt):
         latentlab.train("vae", out=str(tmp_path / "c"), **tiny)
     assert closed == [str(tmp_path / "c" / events.DIR)]
     assert [s for s, _ in scalars(read(tmp_path / "c"), "step/loss")] == [5]  # written out by the close
-    monkeypatch.setattr(loop, "_StopFlag", flag)
+    ctrl_c.release()
     nan = {"loss": torch.tensor(float("nan"), requires_grad=True)}
     monkeypatch.setattr(VAE, "loss", lambda self, x, y=None, group="model": dict(nan))
     with pytest.raises(TrainingDiverged):
