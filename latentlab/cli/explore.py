@@ -21,6 +21,7 @@ infogan) among --pool draws.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -283,6 +284,9 @@ def serve(args: argparse.Namespace, model, info) -> int:
     server = make_server(explorer, port)
     url = f"http://{server.host}:{server.port}/"
     print(f"latentlab explorer: {url}  (Ctrl-C stops it)", flush=True)
+    # Ctrl-C stops it even when the parent process started it with SIGINT ignored (as shells and some
+    # test runners do for background children), as the training loop's own handler does
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         server.serve_forever()  # werkzeug's returns on Ctrl-C
     except KeyboardInterrupt:
