@@ -4,9 +4,11 @@
     labels = cluster(codes, k=10, method="gmm")    # (N,) cluster index
     clustering_scores(y, labels)                   # accuracy, NMI, ARI
 
-Methods: ``kmeans`` (k-means++), ``gmm`` (Gaussian mixture, full covariances) and
+Methods: ``kmeans`` (k-means++), ``gmm`` (Gaussian mixture, full covariances),
 ``spectral`` (k-means on the spectral embedding of a k-nearest-neighbour graph of the
-codes, Ng, Jordan and Weiss 2001), which follows curved clusters that k-means cuts.
+codes, Ng, Jordan and Weiss 2001), which follows curved clusters that k-means cuts, and
+``umap-gmm`` (N2D, McConville et al. 2020: a k-dimensional UMAP embedding of the codes, then the
+Gaussian mixture; it needs the ``cluster`` extra, umap-learn).
 Clustering accuracy is the share of points whose cluster, matched one-to-one to a
 label by the Hungarian method, is their label (as in DEC, Xie et al. 2016).
 
@@ -28,10 +30,11 @@ from latentlab.errors import LatentlabError
 from latentlab.models.base import ConditionalEncoder, Encoder
 from latentlab.training.run_folder import note
 
-METHODS = ("kmeans", "gmm", "spectral")  # methods that cluster latent codes (``cluster``)
+METHODS = ("kmeans", "gmm", "spectral", "umap-gmm")  # methods that cluster latent codes (``cluster``)
 RUN_METHODS = METHODS + ("model",)  # ``cluster_run`` also takes "model": the clusters a clustering model learned (vade)
 STAGES = {"kmeans": "k-means", "gmm": "Gaussian mixture", "spectral": "spectral clustering",
-          "model": "the model's own clusters"}  # what the stage lines say
+          "umap-gmm": "UMAP embedding and Gaussian mixture", "model": "the model's own clusters"}  # what the stage lines say
+NEIGHBORS = {"spectral": 10, "umap-gmm": 20}  # default neighbours per point of each graph-based method (N2D uses 20)
 
 
 @torch.no_grad()
@@ -69,19 +72,38 @@ def spectral_embedding(codes: np.ndarray, dims: int, neighbors: int = 10, seed: 
     return vecs / np.linalg.norm(vecs, axis=1, keepdims=True).clip(1e-12)
 
 
-def cluster(codes: np.ndarray, k: int, method: str = "kmeans", seed: int = 0, neighbors: int = 10,
+def umap_embedding(codes: np.ndarray, dims: int, neighbors: int = 20, seed: int = 0) -> np.ndarray:
+    """(N, dims) UMAP embedding (McInnes et al. 2018) of the codes with min_dist 0, which packs each manifold's
+    points together, as N2D uses it before the mixture. Seeded, so single-threaded (umap-learn's rule)."""
+    try:
+        import umap
+    except ImportError:
+        raise LatentlabError("the umap-gmm method needs umap-learn, which is not installed: "
+                             "pip install 'latentlab[cluster]' (or use kmeans, gmm or spectral)") from None
+    reducer = umap.UMAP(n_components=dims, n_neighbors=min(neighbors, len(codes) - 1), min_dist=0.0,
+                        random_state=seed, n_jobs=1)
+    return reducer.fit_transform(codes).astype(np.float64)
+
+
+def cluster(codes: np.ndarray, k: int, method: str = "kmeans", seed: int = 0, neighbors: int | None = None,
             n_init: int = 10) -> np.ndarray:
-    """(N,) cluster index in 0..k-1 of each row of codes (N, D); ``n_init`` restarts of k-means (3 of the GMM)."""
+    """(N,) cluster index in 0..k-1 of each row of codes (N, D); ``n_init`` restarts of k-means (3 of the GMM);
+    ``neighbors``: of the graph-based methods (default ``NEIGHBORS[method]``)."""
     from sklearn.cluster import KMeans
     from sklearn.mixture import GaussianMixture
     codes = np.asarray(codes, dtype=np.float64).reshape(len(codes), -1)
     check_k(k, len(codes))
+    neighbors = neighbors or NEIGHBORS.get(method, 10)
+    if neighbors < 2:
+        raise LatentlabError(f"a neighbour graph needs at least 2 neighbours per point, got {neighbors}: give --neighbors 2 or more")
     if method == "kmeans":
         return KMeans(k, n_init=n_init, random_state=seed).fit_predict(codes)
     if method == "gmm":
         return GaussianMixture(k, covariance_type="full", n_init=3, reg_covar=1e-4, random_state=seed).fit_predict(codes)
     if method == "spectral":
         return KMeans(k, n_init=n_init, random_state=seed).fit_predict(spectral_embedding(codes, k, neighbors, seed))
+    if method == "umap-gmm":
+        return cluster(umap_embedding(codes, k, neighbors, seed), k, "gmm", seed)
     raise LatentlabError(f"unknown clustering method {method!r}; choose from {', '.join(METHODS)}")
 
 
@@ -121,19 +143,21 @@ def split_images(data, split: str) -> tuple[torch.Tensor, torch.Tensor | None]:
     return x, y
 
 
-def picture_name(method: str, split: str, k: int, seed: int = 0, neighbors: int = 10, which: str = "last") -> str:
-    """The scatter of one request, named after it: clusters-METHOD-SPLIT-kK.png, with -seedS, -nN (spectral
-    neighbours) and -best when they are not the defaults; clusters-labels-SPLIT[-best].png for the true labels."""
+def picture_name(method: str, split: str, k: int, seed: int = 0, neighbors: int | None = None, which: str = "last") -> str:
+    """The scatter of one request, named after it: clusters-METHOD-SPLIT-kK.png, with -seedS, -nN (neighbours of
+    a graph-based method) and -best when they are not the defaults; clusters-labels-SPLIT[-best].png for the true
+    labels."""
     best = "-best" if which == "best" else ""
     if method == "labels":
         return f"clusters-labels-{split}{best}.png"
-    extra = (f"-seed{seed}" if seed else "") + (f"-n{neighbors}" if method == "spectral" and neighbors != 10 else "")
+    graph = method in NEIGHBORS and neighbors not in (None, NEIGHBORS[method])
+    extra = (f"-seed{seed}" if seed else "") + (f"-n{neighbors}" if graph else "")
     return f"clusters-{method}-{split}-k{k}{extra}{best}.png"
 
 
 def cluster_run(run_dir: str | Path, k: int | None = None, methods: list[str] = ("kmeans",), split: str = "all",
                 seed: int = 0, which: str = "last", data_dir: str | None = None, out: str | Path | None = None,
-                neighbors: int = 10, log: Callable[[str], None] | None = note) -> list[Clustering]:
+                neighbors: int | None = None, log: Callable[[str], None] | None = note) -> list[Clustering]:
     """Cluster the latent means of a run's images; writes clusters.json, clusters-METHOD.npy and the scatter
     plots (``picture_name``) to ``out`` (default the run). ``log``: where the stage lines go (default stderr;
     None for none)."""
@@ -159,7 +183,7 @@ def cluster_run(run_dir: str | Path, k: int | None = None, methods: list[str] = 
     replacing(out, request, methods, log)
     results = []
     for method in methods:
-        extra = f", a {neighbors}-nearest-neighbour graph" if method == "spectral" else ""
+        extra = f", a {neighbors or NEIGHBORS[method]}-nearest-neighbour graph" if method in NEIGHBORS else ""
         log(f"{STAGES[method]} of {len(codes):,} codes into {k} clusters{extra}...")
         pred = model_clusters(model, x) if method == "model" else cluster(codes, k, method, seed, neighbors)
         picture = out / picture_name(method, split, k, seed, neighbors, which)

@@ -1,6 +1,6 @@
 """latentlab cluster RUN: cluster the latent means of a trained AE/VAE (see latentlab.analysis.cluster).
 
-    latentlab cluster runs/ae-mnist --method kmeans gmm spectral --split all
+    latentlab cluster runs/ae-mnist --method kmeans gmm spectral umap-gmm --split all
 
 Each stage is a line on stderr as it starts (encoding, then each method: spectral clustering of 70,000
 codes takes minutes); the results go to stdout.
@@ -12,7 +12,7 @@ import argparse
 
 def register(sub: argparse._SubParsersAction, help: str) -> None:
     from latentlab.analysis.cluster import RUN_METHODS
-    p = sub.add_parser("cluster", help=help, description="k-means, Gaussian mixture or spectral clustering of the latent means; clustering "
+    p = sub.add_parser("cluster", help=help, description="k-means, Gaussian mixture, spectral or UMAP + mixture (N2D) clustering of the latent means; clustering "
                                    "accuracy (Hungarian matching), NMI and ARI when the data has labels. Writes "
                                    "clusters.json, clusters-METHOD.npy and latent scatters coloured by cluster and by label, named after the "
                                    "request (clusters-METHOD-SPLIT-kK.png, clusters-labels-SPLIT.png). Each stage is a "
@@ -20,10 +20,12 @@ def register(sub: argparse._SubParsersAction, help: str) -> None:
     p.add_argument("run", metavar="RUN", help="run folder of an ae or vae")
     p.add_argument("--k", type=int, default=None, help="number of clusters (default: the number of classes)")
     p.add_argument("--method", dest="methods", nargs="+", choices=RUN_METHODS, default=["kmeans"],
-                   help="clustering method(s); model: the clusters a vade run learned itself")
+                   help="clustering method(s); umap-gmm: a Gaussian mixture on a UMAP embedding of the codes (N2D; "
+                        "needs the cluster extra, umap-learn); model: the clusters a vade run learned itself")
     p.add_argument("--split", choices=("all", "train", "val", "test"), default="all",
                    help="images to cluster; all = train, validation and test together (DEC's protocol)")
-    p.add_argument("--neighbors", type=int, default=10, help="neighbours per point of the spectral method's graph")
+    p.add_argument("--neighbors", type=int, default=None,
+                   help="neighbours per point of the graph of spectral (default 10) and umap-gmm (default 20)")
     p.add_argument("--seed", type=int, default=0, help="seed of the clustering")
     p.add_argument("--which", choices=("last", "best"), default="last", help="checkpoint to load")
     p.add_argument("--data-dir", default=None, help="where the run's dataset lives, if it moved")

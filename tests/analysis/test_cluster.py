@@ -36,6 +36,8 @@ def test_scores_of_a_perfect_and_of_a_random_clustering():
 
 @pytest.mark.parametrize("method", cluster.METHODS)
 def test_every_method_finds_separated_blobs(method):
+    if method == "umap-gmm":
+        pytest.importorskip("umap", reason="umap-gmm needs the cluster extra (umap-learn)")
     x, y = blobs()
     labels = cluster.cluster(x, 3, method)
     assert labels.shape == (len(x),) and set(labels) == {0, 1, 2}
@@ -59,6 +61,24 @@ def test_bad_k_and_method_are_errors():
         cluster.cluster(x, 1)
     with pytest.raises(LatentlabError, match="unknown clustering method"):
         cluster.cluster(x, 2, "dbscan")
+    with pytest.raises(LatentlabError, match="at least 2 neighbours"):
+        cluster.cluster(x, 2, "spectral", neighbors=1)
+
+
+def test_umap_gmm_without_umap_learn_names_the_extra(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "umap", None)  # import umap now raises ImportError
+    x, _ = blobs()
+    with pytest.raises(LatentlabError, match=r"latentlab\[cluster\]"):
+        cluster.cluster(x, 3, "umap-gmm")
+
+
+def test_picture_names_carry_only_the_neighbours_that_differ_from_the_method_default():
+    assert cluster.picture_name("umap-gmm", "all", 10) == "clusters-umap-gmm-all-k10.png"
+    assert cluster.picture_name("umap-gmm", "all", 10, neighbors=20) == "clusters-umap-gmm-all-k10.png"
+    assert cluster.picture_name("umap-gmm", "all", 10, neighbors=10) == "clusters-umap-gmm-all-k10-n10.png"
+    assert cluster.picture_name("spectral", "test", 5, neighbors=10) == "clusters-spectral-test-k5.png"
+    assert cluster.picture_name("kmeans", "test", 5, neighbors=30) == "clusters-kmeans-test-k5.png"
 
 
 @pytest.fixture(scope="module")
