@@ -37,6 +37,8 @@ MNIST_DIR = "../shared/data/mnist"
 TARGET = "MNIST target: accuracy ≥ 90% and NMI ≥ 85%."
 VADE_TARGET = (0.92, 0.87)  # issue 13: VaDE (a method latentlab ships) on MNIST; the paper reports 94.46% accuracy
 VADE_MEAN = "VaDE mean ± spread over seeds"
+N2D_ROW = "AE latent + UMAP (10-D) + GMM"  # `latentlab cluster RUN --method umap-gmm` (N2D)
+ROW_NAMES = {"umap-gmm": N2D_ROW}
 
 
 def main() -> None:
@@ -44,9 +46,8 @@ def main() -> None:
     p.add_argument("--dataset", default="mnist", choices=("mnist", "fashion-mnist"))
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--latent-dim", type=int, default=10)
-    p.add_argument("--methods", nargs="+", default=["kmeans", "gmm", "spectral"])
-    p.add_argument("--umap", action=argparse.BooleanOptionalAction, default=True,
-                   help="also UMAP of the latent means + GMM (N2D, McConville et al. 2020); needs umap-learn")
+    p.add_argument("--methods", nargs="+", default=["kmeans", "gmm", "spectral", "umap-gmm"],
+                   help="latentlab cluster's methods; umap-gmm (N2D) needs the cluster extra")
     p.add_argument("--raw-n-init", type=int, default=3, help="k-means restarts on raw pixels (slow: 784 dims)")
     p.add_argument("--vade", action=argparse.BooleanOptionalAction, default=True,
                    help="also train VaDE once per seed and score its own clusters")
@@ -80,7 +81,7 @@ def main() -> None:
                 "--vade-pretrain gives pretrain")
     torch.set_num_threads(1)
     import latentlab
-    from latentlab.analysis.cluster import cluster, cluster_run, clustering_scores, latent_codes, split_images
+    from latentlab.analysis.cluster import cluster, cluster_run, clustering_scores, split_images
     started = time.perf_counter()
     data_dir = MNIST_DIR if args.dataset == "mnist" else None
     run_dir = WORK / f"cluster-ae-{args.dataset}"
@@ -115,13 +116,7 @@ def main() -> None:
         for method in args.methods:
             t = time.perf_counter()
             (r,) = cluster_run(run_dir, 10, [method], "all", out=WORK / f"cluster-{args.dataset}")
-            save(f"AE latent + {method}", r.scores, t)
-        if args.umap:  # benchmark only: umap-learn is not a latentlab dependency
-            import umap
-            t = time.perf_counter()
-            codes = latent_codes(latentlab.load(run_dir), x)
-            embedded = umap.UMAP(n_components=10, n_neighbors=20, min_dist=0.0, random_state=0, n_jobs=1).fit_transform(codes)
-            save("AE latent + UMAP (10-D) + GMM", clustering_scores(labels, cluster(embedded, 10, "gmm")), t)
+            save(ROW_NAMES.get(method, f"AE latent + {method}"), r.scores, t)
     if args.vade:
         vade_rows(args, data_dir, x, labels, vade, save)
 
@@ -260,8 +255,8 @@ def describe_ae(r: dict) -> str:
             f"AE: `latentlab train ae --arch {st['arch']} --latent-dim {st['latent_dim']} --hidden {st['hidden']} "
             f"--layers {st['layers']} --epochs {st['epochs']}` on the training split (BCE). "
             f"Spectral: k-means on the 10 leading eigenvectors of the normalised 10-NN graph of the latent means. "
-            f"UMAP + GMM (benchmark only, `umap-learn`): 10-D UMAP (20 neighbours, min_dist 0) of the latent means, "
-            f"then a full-covariance GMM, as in N2D (McConville et al. 2020). k-means on raw pixels: 3 restarts.")
+            f"UMAP + GMM (`--method umap-gmm`, the `cluster` extra): 10-D UMAP (20 neighbours, min_dist 0) of the latent "
+            f"means, then a full-covariance GMM, as in N2D (McConville et al. 2020). k-means on raw pixels: 3 restarts.")
 
 
 def describe_vade(r: dict) -> str:
@@ -360,12 +355,8 @@ def target_paragraph(rows: dict, ae_epochs: int | None) -> str:
     show = lambda kv: f"{kv[0]} ({100 * kv[1]['accuracy']:.1f}% / {100 * kv[1]['nmi']:.1f}%)"  # noqa: E731
     best = max(pooled.items(), key=lambda kv: kv[1]["accuracy"])
     text = f"Target (accuracy ≥ 90%, NMI ≥ 85%): **{'met' if met(best[1], (0.90, 0.85)) else 'NOT met'}** by {show(best)}"
-    text += ", which needs `umap-learn` (benchmark only). " if "UMAP" in best[0] else ". "
-    lib = {k: v for k, v in pooled.items() if "UMAP" not in k and "raw" not in k}
-    if lib:
-        lib_best = max(lib.items(), key=lambda kv: kv[1]["accuracy"])
-        text += (f"With latentlab's own methods the best is {show(lib_best)}: "
-                 f"{'met' if met(lib_best[1], (0.90, 0.85)) else 'NOT met'}. ")
+    text += (", shipped as `latentlab cluster RUN --method umap-gmm` (N2D; its mean over 3 seeds against issue 13's "
+             "target is in the N2D section). " if best[0] == N2D_ROW else ". ")
     single = [(k, v) for k, v in rows.items() if k.startswith("VaDE (seed")]
     if VADE_MEAN not in rows and len(single) == 1:
         k, s = single[0]

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import RESULTS, WORK, load_average
+from common import RESULTS, WORK, copy_figure, load_average
 
 DATA_DIRS = {"mnist": "../shared/data/mnist", "fashion-mnist": None}  # None: latentlab finds Fashion-MNIST itself
 TARGET = (0.92, 0.87)  # issue 13 on MNIST: accuracy and NMI of a method latentlab ships, mean of 3 seeds
@@ -82,6 +82,13 @@ def write(rows: dict[str, dict[int, dict]], command: str) -> None:
             lines.append(f"| mean ± sd ({len(seeds)} seeds) | **{100 * mean['accuracy']:.1f} ± {100 * sd['accuracy']:.1f}** | "
                          f"**{100 * mean['nmi']:.1f} ± {100 * sd['nmi']:.1f}** | {100 * mean['ari']:.1f} ± {100 * sd['ari']:.1f} | | | |")
         lines += ["", f"Published: {PUBLISHED[dataset]}.", ""]
+        first = min(seeds)
+        suffix = f"-seed{first}" if first else ""
+        figures = [copy_figure(WORK / f"n2d-{dataset}-s{first}" / f"clusters-{kind}.png", f"n2d-{dataset}-{kind}.png")
+                   for kind in (f"umap-gmm-all-k10{suffix}", "labels-all")]
+        if all(figures):
+            lines += [f"Latent means of seed {first}'s AE (PCA, first 10,000 images) coloured by N2D's cluster and by "
+                      f"true label: [{figures[0]}]({figures[0]}), [{figures[1]}]({figures[1]})", ""]
         if dataset == "mnist":
             lines.append(target_line(seeds))
             lines.append("")
