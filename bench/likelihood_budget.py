@@ -54,6 +54,11 @@ def settings_of(run: Path) -> str:
         parts.append(f"output bias {model['output_bias']}")
     if model.get("warmup", 0):
         parts.append(f"KL warm-up {model['warmup']} steps")
+    if train.get("ema", 0):
+        parts.append(f"weights averaged (EMA {train['ema']:g})")
+    if train.get("val_fraction", 0.1) != 0.1:
+        parts.append("all 60,000 training images, no validation split" if train["val_fraction"] == 0 else
+                     f"validation fraction {train['val_fraction']:g}")
     return ", ".join(parts)
 
 
@@ -91,7 +96,7 @@ def write_markdown(table: dict, k: int, out: Path) -> None:
         f"Machine: {platform.machine()}, {os.cpu_count()} cores (quiet: no other benchmark running), all cores for training "
         "and scoring.  ",
         f"Training: `latentlab train vae --dataset mnist {' '.join(NETWORK)} --minutes M [settings]` (the loop's time "
-        "budget ends the run), Adam, 54,000 training images. Scoring: `latentlab eval RUN --nll --k "
+        "budget ends the run), Adam, 54,000 training images (a 10% validation split) unless the settings say otherwise. Scoring: `latentlab eval RUN --nll --k "
         f"{k}` on all 10,000 test images (binarized once, seed 0).",
         "",
         "| run | settings | training wall time | epochs | test -ELBO (nats) | test NLL, k = %d (nats) | scoring time: "

@@ -9,6 +9,11 @@ Scores, one per image:
     bce   binary cross-entropy of the reconstruction, -sum_i [x_i log x_hat_i + (1 - x_i) log(1 - x_hat_i)]
     elbo  (VAEs) negative ELBO, E_q[-log p(x|z)] + KL(q(z|x) || N(0, I)) (Kingma and Welling 2014),
           the expectation averaged over ``draws`` samples of z
+    knn   a density fitted on the latent codes: the mean distance from the image's latent mean to the
+          ``neighbors`` nearest latent means of the normal images given to ``fit`` (the k-NN density
+          estimate falls as that distance grows); a normal image is not its own neighbour
+    mse+knn  the two together: each standardised by its mean and standard deviation over the normal
+          images, then summed (an image far from the normal codes or badly reconstructed scores high)
 
 The one-class protocol (``one_class``): train on one class of the training split,
 score the whole test split (that class normal, the others anomalous), ROC-AUC;
@@ -34,7 +39,8 @@ from latentlab.errors import LatentlabError
 from latentlab.models.base import ConditionalEncoder, Encoder, GenerativeModel, LikelihoodModel
 from latentlab.training.run_folder import note
 
-SCORES = ("auto", "mse", "bce", "elbo")
+SCORES = ("auto", "mse", "bce", "elbo", "knn", "mse+knn")
+FITTED = ("knn", "mse+knn")  # scores measured against the normal images: they need ``fit`` before ``score``
 NORMAL = "normal.json"  # in a run folder trained by the one-class protocol: its dataset and normal class
 
 
@@ -94,7 +100,7 @@ class Detector:
     """
 
     def __init__(self, model: GenerativeModel | str | Path, score: str = "auto", contamination: float = 0.1,
-                 draws: int = 10, batch_size: int = 500, seed: int = 0):
+                 draws: int = 10, batch_size: int = 500, seed: int = 0, neighbors: int = 5):
         if isinstance(model, (str, Path)):
             from latentlab.training.run_folder import load
             model = load(model)
@@ -102,7 +108,13 @@ class Detector:
             raise LatentlabError(f"contamination must be in (0, 0.5), got {contamination}: it is the expected share of anomalies")
         if draws < 1:
             raise LatentlabError(f"draws must be at least 1, got {draws}")
+        if neighbors < 1:
+            raise LatentlabError(f"neighbors must be at least 1, got {neighbors}: the knn score averages the distances "
+                                 "to that many normal codes")
         self.model = model.eval()
+        self.neighbors = neighbors
+        self._index = None  # knn scores: the nearest-neighbour index of the normal codes (set by fit)
+        self._scale: dict[str, tuple[float, float]] = {}  # mse+knn: mean and std of each part over the normal images
         self.kind = resolve_score(model, score)
         self.contamination = contamination
         self.draws = draws
@@ -113,21 +125,60 @@ class Detector:
     def score(self, x: torch.Tensor | np.ndarray) -> np.ndarray:
         """(N,) anomaly scores of images x (N, C, H, W) in [0, 1]; higher = more anomalous."""
         x = torch.as_tensor(x, dtype=torch.float32)
+        if self.kind not in FITTED:
+            return self._per_image(x, self.kind)
+        if self._index is None:
+            raise LatentlabError(f"the {self.kind} score measures distances to the normal images' codes: call "
+                                 "fit(normal_images) first")
+        return self._combine({"knn": self._knn(x)} if self.kind == "knn" else {"mse": self._per_image(x, "mse"),
+                                                                               "knn": self._knn(x)})
+
+    decision_function = score
+
+    def _per_image(self, x: torch.Tensor, kind: str) -> np.ndarray:
+        """(N,) reconstruction error or -ELBO of each image, computed batch by batch."""
         # the ELBO draws: the same images always get the same scores
         generator = torch.Generator(self.model.device).manual_seed(self.seed)
         out = []
         for batch in x.split(self.batch_size):
             batch = batch.to(self.model.device)
-            s = (negative_elbo(self.model, batch, self.draws, generator) if self.kind == "elbo"
-                 else reconstruction_error(self.model, batch, self.kind))
+            s = (negative_elbo(self.model, batch, self.draws, generator) if kind == "elbo"
+                 else reconstruction_error(self.model, batch, kind))
             out.append(s.cpu())
         return torch.cat(out).double().numpy()
 
-    decision_function = score
+    def _knn(self, x: torch.Tensor, leave_one_out: bool = False) -> np.ndarray:
+        """(N,) mean distance from each image's latent mean to its nearest normal codes (itself left out when
+        ``leave_one_out``: x are the fitted normal images)."""
+        from latentlab.analysis.cluster import latent_codes
+        codes = latent_codes(self.model, x, self.batch_size)  # (N, latent)
+        dist, _ = self._index.kneighbors(codes, self.neighbors + leave_one_out)  # (N, neighbors [+ 1])
+        return dist[:, int(leave_one_out):].mean(1)
+
+    def _combine(self, parts: dict[str, np.ndarray]) -> np.ndarray:
+        """One part as it is; several standardised by the normal images' mean and std (``_scale``), then summed."""
+        if len(parts) == 1:
+            return next(iter(parts.values()))
+        return sum((v - self._scale[k][0]) / self._scale[k][1] for k, v in parts.items())
 
     def fit(self, x: torch.Tensor | np.ndarray) -> "Detector":
-        """Score normal images and put the threshold at their (1 - contamination) quantile."""
-        self.decision_scores_ = self.score(x)
+        """Score normal images and put the threshold at their (1 - contamination) quantile; the knn scores first
+        index the normal images' latent codes (each normal image is scored without itself)."""
+        x = torch.as_tensor(x, dtype=torch.float32)
+        if self.kind in FITTED:
+            from sklearn.neighbors import NearestNeighbors
+            from latentlab.analysis.cluster import latent_codes
+            if len(x) <= self.neighbors:
+                raise LatentlabError(f"the {self.kind} score needs more than neighbors = {self.neighbors} normal images "
+                                     f"to fit on, got {len(x)}: give more images or fewer neighbors")
+            self._index = NearestNeighbors().fit(latent_codes(self.model, x, self.batch_size))
+            parts = {"knn": self._knn(x, leave_one_out=True)}
+            if self.kind == "mse+knn":
+                parts["mse"] = self._per_image(x, "mse")
+            self._scale = {k: (float(v.mean()), float(v.std()) or 1.0) for k, v in parts.items()}
+            self.decision_scores_ = self._combine(parts)
+        else:
+            self.decision_scores_ = self.score(x)
         self.threshold_ = float(np.quantile(self.decision_scores_, 1 - self.contamination))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
@@ -462,6 +513,12 @@ def score_run(run_dir: str | Path, score: str = "auto", draws: int = 10, normal_
         if not 0 <= normal_class < len(data.classes):
             raise LatentlabError(f"class {normal_class} is outside the dataset's classes 0..{len(data.classes) - 1}; "
                                  "pick a class in that range")
+    if det.kind in FITTED:  # distances to the normal images' codes: those of the training split
+        parts = [p for p in (data.train, data.val) if len(p)]
+        x_normal = torch.cat([p.x if normal_class is None else p.x[p.y == normal_class] for p in parts])
+        what = "all" if normal_class is None else f"class {normal_class}'s"
+        log(f"indexing the latent codes of {what} {len(x_normal):,} training images ({det.kind})...")
+        det.fit(x_normal)
     log(f"scoring {len(test):,} test images of {info.train.dataset} ({det.kind})...")
     scores = det.score(test.x)
     result = RunScores(str(run_dir), det.kind, scores, labels, data.classes, normal_class,

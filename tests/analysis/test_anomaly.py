@@ -76,6 +76,43 @@ def test_bad_settings_are_errors(runs):
         anomaly.Detector(ae, score="l1")
 
 
+def test_knn_is_the_mean_distance_to_the_nearest_normal_codes_leaving_each_normal_image_out(runs):
+    from sklearn.neighbors import NearestNeighbors
+    ae, _, data = runs
+    normal, x = data.train.x[:200], torch.cat([data.test.x[:20], 1 - data.test.x[:20]])
+    det = anomaly.Detector(ae, score="knn", neighbors=3).fit(normal)
+    codes_n, codes_x = ae.latent(normal).detach().numpy(), ae.latent(x).detach().numpy()
+    index = NearestNeighbors().fit(codes_n)
+    np.testing.assert_allclose(det.score(x), index.kneighbors(codes_x, 3)[0].mean(1), rtol=1e-5)
+    loo = index.kneighbors(codes_n, 4)[0][:, 1:].mean(1)  # each normal image's own code left out
+    np.testing.assert_allclose(det.decision_scores_, loo, rtol=1e-5)
+    assert (det.decision_scores_ > 0).all()
+    assert (det.score(x)[20:] > det.score(x)[:20]).mean() > 0.8  # inverted digits lie far from the normal codes
+
+
+def test_mse_plus_knn_sums_the_parts_standardised_on_the_normal_images(runs):
+    ae, _, data = runs
+    normal, x = data.train.x[:200], data.test.x[:30]
+    both = anomaly.Detector(ae, score="mse+knn").fit(normal)
+    knn = anomaly.Detector(ae, score="knn").fit(normal)
+    mse_n, mse_x = anomaly.Detector(ae, score="mse").score(normal), anomaly.Detector(ae, score="mse").score(x)
+    expected = ((mse_x - mse_n.mean()) / mse_n.std()
+                + (knn.score(x) - knn.decision_scores_.mean()) / knn.decision_scores_.std())
+    np.testing.assert_allclose(both.score(x), expected, rtol=1e-5)
+    assert both.decision_scores_.mean() == pytest.approx(0, abs=1e-9)  # standardised on these very images
+    assert both.labels_.mean() == pytest.approx(0.1, abs=0.01)
+
+
+def test_knn_scores_need_fit_and_enough_normal_images(runs):
+    ae, _, data = runs
+    with pytest.raises(LatentlabError, match=r"call fit\(normal_images\) first"):
+        anomaly.Detector(ae, score="knn").score(data.test.x[:4])
+    with pytest.raises(LatentlabError, match="more than neighbors = 5"):
+        anomaly.Detector(ae, score="mse+knn").fit(data.train.x[:5])
+    with pytest.raises(LatentlabError, match="neighbors must be at least 1"):
+        anomaly.Detector(ae, score="knn", neighbors=0)
+
+
 def test_models_without_an_encoder_of_images_alone_cannot_score():
     from latentlab.models.cvae import CVAE
     from latentlab.models.gan import GAN
@@ -164,3 +201,12 @@ def test_score_run_of_a_run_trained_on_every_class(tmp_path):
         anomaly.score_run(run.dir, normal_class=10, log=None)
     with pytest.raises(LatentlabError, match="needs a VAE"):
         anomaly.score_run(run.dir, score="elbo", log=None)
+
+
+def test_score_run_with_knn_indexes_the_normal_class_training_images(protocol_run):
+    run, _ = protocol_run
+    lines = []
+    result, data = anomaly.score_run(run, score="mse+knn", log=lines.append)
+    assert result.score == "mse+knn" and result.normal_class == 3 and 0.5 < result.auc <= 1
+    n3 = sum(int((p.y == 3).sum()) for p in (data.train, data.val))
+    assert any(f"class 3's {n3:,} training images" in line for line in lines)
