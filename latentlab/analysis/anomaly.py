@@ -130,8 +130,7 @@ class Detector:
         if self._index is None:
             raise LatentlabError(f"the {self.kind} score measures distances to the normal images' codes: call "
                                  "fit(normal_images) first")
-        return self._combine({"knn": self._knn(x)} if self.kind == "knn" else {"mse": self._per_image(x, "mse"),
-                                                                               "knn": self._knn(x)})
+        return self._combine(self._parts(x))
 
     decision_function = score
 
@@ -147,13 +146,17 @@ class Detector:
             out.append(s.cpu())
         return torch.cat(out).double().numpy()
 
-    def _knn(self, x: torch.Tensor, leave_one_out: bool = False) -> np.ndarray:
-        """(N,) mean distance from each image's latent mean to its nearest normal codes (itself left out when
-        ``leave_one_out``: x are the fitted normal images)."""
+    def _parts(self, x: torch.Tensor, codes: np.ndarray | None = None, leave_one_out: bool = False) -> dict[str, np.ndarray]:
+        """The (N,) parts of a fitted score: knn, the mean distance from each image's latent mean (``codes`` when
+        given) to its nearest normal codes, itself left out when ``leave_one_out`` (x are the fitted normal
+        images); and for mse+knn the reconstruction error."""
         from latentlab.analysis.cluster import latent_codes
-        codes = latent_codes(self.model, x, self.batch_size)  # (N, latent)
+        codes = latent_codes(self.model, x, self.batch_size) if codes is None else codes  # (N, latent)
         dist, _ = self._index.kneighbors(codes, self.neighbors + leave_one_out)  # (N, neighbors [+ 1])
-        return dist[:, int(leave_one_out):].mean(1)
+        parts = {"knn": dist[:, int(leave_one_out):].mean(1)}
+        if self.kind == "mse+knn":
+            parts["mse"] = self._per_image(x, "mse")
+        return parts
 
     def _combine(self, parts: dict[str, np.ndarray]) -> np.ndarray:
         """One part as it is; several standardised by the normal images' mean and std (``_scale``), then summed."""
@@ -171,10 +174,9 @@ class Detector:
             if len(x) <= self.neighbors:
                 raise LatentlabError(f"the {self.kind} score needs more than neighbors = {self.neighbors} normal images "
                                      f"to fit on, got {len(x)}: give more images or fewer neighbors")
-            self._index = NearestNeighbors().fit(latent_codes(self.model, x, self.batch_size))
-            parts = {"knn": self._knn(x, leave_one_out=True)}
-            if self.kind == "mse+knn":
-                parts["mse"] = self._per_image(x, "mse")
+            codes = latent_codes(self.model, x, self.batch_size)  # (N, latent): encoded once, indexed and scored
+            self._index = NearestNeighbors().fit(codes)
+            parts = self._parts(x, codes, leave_one_out=True)
             self._scale = {k: (float(v.mean()), float(v.std()) or 1.0) for k, v in parts.items()}
             self.decision_scores_ = self._combine(parts)
         else:

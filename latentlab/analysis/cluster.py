@@ -94,7 +94,7 @@ def cluster(codes: np.ndarray, k: int, method: str = "kmeans", seed: int = 0, ne
     codes = np.asarray(codes, dtype=np.float64).reshape(len(codes), -1)
     check_k(k, len(codes))
     neighbors = neighbors or NEIGHBORS.get(method, 10)
-    if neighbors < 2:
+    if method in NEIGHBORS and neighbors < 2:
         raise LatentlabError(f"a neighbour graph needs at least 2 neighbours per point, got {neighbors}: give --neighbors 2 or more")
     if method == "kmeans":
         return KMeans(k, n_init=n_init, random_state=seed).fit_predict(codes)
