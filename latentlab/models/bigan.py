@@ -56,8 +56,12 @@ class MLPEncoder(nn.Module):
             blocks += [nn.Linear(a, b, bias=False), nn.BatchNorm1d(b), nn.LeakyReLU(0.2)]
         self.net = nn.Sequential(*blocks, nn.Linear(sizes[-1], latent))
 
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer, (B, hidden)."""
+        return self.net[:-1](x.flatten(1) * 2 - 1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.flatten(1) * 2 - 1)
+        return self.net[-1](self.hidden(x))  # (B, latent)
 
 
 def encoder_net(arch: str, shape: tuple[int, int, int], latent: int, hidden: int, layers: int, channels: int) -> nn.Module:
@@ -125,3 +129,12 @@ class BiGAN(AdversarialModel, Encoder):
         """The code E(x): (B, latent)."""
         self.check_labels(y, len(x))
         return self.encoder(x)
+
+    @torch.no_grad()
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """E's last hidden layer: (B, hidden) for ``mlp``, (B, 2 ch H/4 W/4) for ``conv``. The features of
+        Donahue et al.'s nearest-neighbour classifier: their code scores both E(x) and this layer and finds
+        the layer better (97.35% against 92.10% for E(x) in the example run of its README, MNIST, 1024 units)."""
+        if isinstance(self.encoder, MLPEncoder):
+            return self.encoder.hidden(x)
+        return self.encoder[0](x).flatten(1)

@@ -43,6 +43,18 @@ def test_shapes_and_terms(arch):
     assert (defaults["lr"], defaults["beta1"], defaults["beta2"]) == (2e-4, 0.5, 0.999)
 
 
+@pytest.mark.parametrize("arch,width", [("mlp", 32), ("conv", 2 * 4 * 2 * 2)])
+def test_features_are_the_layer_below_the_code(arch, width):
+    torch.manual_seed(0)
+    model = small_model(arch=arch).eval()
+    x = torch.rand(6, 1, 8, 8)
+    h = model.features(x)
+    assert h.shape == (6, width) and not h.requires_grad
+    head = model.encoder.net[-1] if arch == "mlp" else torch.nn.Sequential(*list(model.encoder)[1:])
+    code = head(h) if arch == "mlp" else head(h.view(6, -1, 2, 2))
+    torch.testing.assert_close(code, model.latent(x))  # E(x) is the code head on these features
+
+
 def test_generator_group_holds_the_encoder():
     model = small_model()
     groups = {g: {id(p) for p in ps} for g, ps in model.optimizer_groups().items()}
