@@ -22,7 +22,8 @@ with 100 labels, over 3 seeds, on a stated CPU budget.
 
 Writes bench/results/sgan.md (--quick: bench/_work/sgan-quick.md). Runs and their rows are kept in
 bench/_work/sgan/e<EPOCHS>[-<settings>]/, so a rerun with the same epochs and settings only adds the runs
-that are missing.
+that are missing; a run folder found there already trained to the end with the same settings is scored, not
+retrained.
 """
 from __future__ import annotations
 
@@ -66,17 +67,47 @@ def discriminator_steps(model: SGAN, epochs: int, batches_per_epoch: int) -> int
     return sum(schedule[i % len(schedule)] == "discriminator" for i in range(epochs * batches_per_epoch))
 
 
+def finished_run(run_dir: Path, n: int, seed: int, args):
+    """A run folder that already holds this run trained to the end (e.g. one trained from the CLI with the same
+    settings and moved here), or None. Its minutes are the sum of its epochs' seconds (metrics.jsonl)."""
+    try:
+        info = json.loads((run_dir / "config.json").read_text())
+        epochs = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    except (OSError, ValueError):
+        return None
+    train, model_cfg = info.get("train", {}), info.get("model_config", {})
+    wanted = {**train_defaults(SGAN), **split_settings(SGAN.Config, args.settings)[0], "labels": n, "seed": seed,
+              "epochs": args.epochs}
+    same = all(train.get(k) == v for k, v in wanted.items() if k in ("labels", "seed", "epochs", "lr", "lr_schedule",
+                                                                        "batch_size", "beta1", "beta2", "ema"))
+    same &= all(model_cfg.get(k) == v for k, v in split_settings(SGAN.Config, args.settings)[1].items())
+    if not same or not epochs or epochs[-1].get("epoch") != args.epochs:
+        return None
+    model = latentlab.load(run_dir)
+    return model, epochs, sum(e.get("seconds", 0.0) for e in epochs) / 60
+
+
 def train_sgan(data, n: int, seed: int, args, run_dir: Path) -> dict:
-    started = time.perf_counter()
-    run = latentlab.train("sgan", data=data, labels=n, seed=seed, epochs=args.epochs, out=str(run_dir), progress=False,
-                          device=args.device, **args.settings)
-    minutes = (time.perf_counter() - started) / 60
-    last = run.metrics[-1]
-    batches = -(-len(data.train) // run.config.batch_size)
-    return {"acc": test_accuracy(run.model, data.test), "test_images": len(data.test), "val_acc": last.get("val_accuracy"),
-            "minutes": minutes,
-            "d_steps": discriminator_steps(run.model, args.epochs, batches), "batch_size": run.config.batch_size,
-            "lr": run.config.lr, "betas": [run.config.beta1, run.config.beta2]}
+    kept = finished_run(run_dir, n, seed, args)
+    if kept is not None:
+        model, metrics, minutes = kept
+        batch_size, lr, betas = model_train(run_dir)
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        started = time.perf_counter()
+        run = latentlab.train("sgan", data=data, labels=n, seed=seed, epochs=args.epochs, out=str(run_dir), progress=False,
+                              device=args.device, **args.settings)
+        model, metrics, minutes = run.model, run.metrics, (time.perf_counter() - started) / 60
+        batch_size, lr, betas = run.config.batch_size, run.config.lr, [run.config.beta1, run.config.beta2]
+    batches = -(-len(data.train) // batch_size)
+    return {"acc": test_accuracy(model, data.test), "test_images": len(data.test), "val_acc": metrics[-1].get("val_accuracy"),
+            "minutes": minutes, "d_steps": discriminator_steps(model, args.epochs, batches), "batch_size": batch_size,
+            "lr": lr, "betas": betas}
+
+
+def model_train(run_dir: Path) -> tuple[int, float, list[float]]:
+    train = json.loads((run_dir / "config.json").read_text())["train"]
+    return train["batch_size"], train["lr"], [train["beta1"], train["beta2"]]
 
 
 def train_supervised(data, seed: int, steps: int, args) -> dict:
@@ -112,7 +143,6 @@ def run_all(args) -> dict:
                 continue
             data = load_dataset(args.dataset, args.data_dir, seed=seed, labels=n)
             run_dir = args.work / key
-            shutil.rmtree(run_dir, ignore_errors=True)
             sgan = train_sgan(data, n, seed, args, run_dir)
             supervised = train_supervised(data, seed, sgan["d_steps"], args)
             rows[key] = {"labels": n, "seed": seed, "sgan": sgan, "supervised": supervised}
