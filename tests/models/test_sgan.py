@@ -53,7 +53,7 @@ def test_shapes_and_terms(arch):
 def test_defaults():
     defaults, cfg = train_defaults(SGAN), SGANConfig()
     assert (defaults["lr"], defaults["beta1"], defaults["beta2"], defaults["batch_size"]) == (3e-3, 0.5, 0.999, 100)
-    assert (defaults["epochs"], defaults["lr_schedule"]) == (60, "linear") and cfg.weight_norm
+    assert (defaults["epochs"], defaults["lr_schedule"]) == (100, "linear") and cfg.weight_norm
     assert (cfg.arch, cfg.gen_loss, cfg.latent_dim) == ("mlp", "feature-matching", 100)
     assert (cfg.hidden, cfg.layers, cfg.g_layers, cfg.noise_in, cfg.noise_hidden, cfg.unsup_weight) == (500, 3, 2, 0.3, 0.5, 0.5)
     model = SGAN(cfg, (1, 28, 28), 10)
