@@ -23,7 +23,7 @@ with 100 labels, over 3 seeds, on a stated CPU budget.
 Writes bench/results/sgan.md (--quick: bench/_work/sgan-quick.md). Runs and their rows are kept in
 bench/_work/sgan/e<EPOCHS>[-<settings>]/, so a rerun with the same epochs and settings only adds the runs
 that are missing; a run folder found there already trained to the end with the same settings is scored, not
-retrained.
+retrained. The table has every row kept in that folder (labels and seeds of earlier invocations too).
 """
 from __future__ import annotations
 
@@ -148,6 +148,8 @@ def run_all(args) -> dict:
             rows[key] = {"labels": n, "seed": seed, "sgan": sgan, "supervised": supervised}
             cache.write_text(json.dumps(rows[key]))
             print(key, rows[key], flush=True)
+    for cache in sorted(args.work.glob("n*-seed*.json")):  # the rows of earlier invocations with other labels or seeds
+        rows.setdefault(cache.stem, json.loads(cache.read_text()))
     return rows
 
 
@@ -172,15 +174,14 @@ def report(args, rows: dict, command: str, load_start: str, load_end: str, wall:
              "Supervised only: the same discriminator (same initial weights, same noise) trained with the cross-entropy on the "
              "N labelled images alone, for as many steps as the SGAN's discriminator took.  ",
              f"Anchor: {ANCHOR}.", "",
-             "| labels | sgan test accuracy % | supervised only % | sgan per seed | supervised per seed | sgan min / run |",
-             "|---:|---:|---:|---|---|---:|"]
-    for n in args.labels:
-        got = [r for r in rows.values() if r["labels"] == n]
-        if not got:
-            continue
+             "| labels | seeds | sgan test accuracy % | supervised only % | sgan per seed | supervised per seed | sgan min / run |",
+             "|---:|---|---:|---:|---|---|---:|"]
+    for n in sorted({r["labels"] for r in rows.values()}):
+        got = sorted((r for r in rows.values() if r["labels"] == n), key=lambda r: r["seed"])
         s, b = [r["sgan"]["acc"] for r in got], [r["supervised"]["acc"] for r in got]
-        lines.append(f"| {n} | {mean_sd(s)} | {mean_sd(b)} | {', '.join(f'{100 * a:.2f}' for a in s)} | "
-                     f"{', '.join(f'{100 * a:.2f}' for a in b)} | {np.mean([r['sgan']['minutes'] for r in got]):.1f} |")
+        lines.append(f"| {n} | {', '.join(str(r['seed']) for r in got)} | {mean_sd(s)} | {mean_sd(b)} | "
+                     f"{', '.join(f'{100 * a:.2f}' for a in s)} | {', '.join(f'{100 * a:.2f}' for a in b)} | "
+                     f"{np.mean([r['sgan']['minutes'] for r in got]):.1f} |")
     others = []  # the same table's rows kept from other recipes (sibling work folders), for comparison
     for folder in sorted(p for p in args.work.parent.iterdir() if p.is_dir() and p != args.work):
         kept = [json.loads(f.read_text()) for f in sorted(folder.glob("n*-seed*.json"))]
