@@ -111,11 +111,6 @@ def initial_model(model: BiGAN, shape, num_classes, seed: int) -> BiGAN:
         return BiGAN(model.cfg, shape, num_classes).eval()
 
 
-def initial_encoder(model: BiGAN, shape, num_classes, seed: int) -> torch.nn.Module:
-    """E at the weights the run started from."""
-    return initial_model(model, shape, num_classes, seed).encoder
-
-
 def evaluate(model: BiGAN, data, args) -> dict:
     model.eval()
     test = data.test
@@ -132,9 +127,9 @@ def evaluate(model: BiGAN, data, args) -> dict:
            "evaluator": evaluator.record()}
     ref_x = torch.cat([data.train.x, data.val.x])  # (N, C, H, W): every training image
     ref_y = torch.cat([data.train.y, data.val.y])
-    encoder0 = initial_encoder(model, data.shape, data.num_classes, args.seed)
+    fresh = initial_model(model, data.shape, data.num_classes, args.seed)  # never trained: what the architecture gives
+    encoder0 = fresh.encoder
     latent = model.cfg.latent_dim
-    fresh = initial_model(model, data.shape, data.num_classes, args.seed)
     width = model.features(test.x[:1]).shape[1]
     features = {
         "bigan E(x)": (batched(model.latent, ref_x), batched(model.latent, test.x)),
@@ -174,7 +169,6 @@ def kept_results(args) -> dict[str, dict]:
 
 def report(args, result: dict, metrics: list[dict], train_minutes: float, command: str, load: tuple[str, str],
            wall: float) -> str:
-    seconds = sum(r.get("seconds", 0) for r in metrics)
     ev = result["evaluator"]
     lines = [f"## BiGAN: reconstructions and 1-NN accuracy of the codes ({args.dataset})", "",
              f"Command: `{command}`  ",
@@ -184,7 +178,7 @@ def report(args, result: dict, metrics: list[dict], train_minutes: float, comman
              + (f" ({train_minutes:.1f} of them training)" if train_minutes else " (the run was kept from an earlier one)") + ".  ",
              f"Training: `latentlab train bigan --seed {args.seed} --epochs {args.epochs}"
              + "".join(f" --{k.replace('_', '-')} {v}" for k, v in args.settings.items())
-             + f"` ({len(metrics)} epochs, {seconds / 60:.1f} min in the loop's epochs). No model selection: the last epoch.  ",
+             + f"` ({len(metrics)} epochs, {result['train_minutes']:.1f} min in the loop's epochs). No model selection: the last epoch.  ",
              f"Evaluator: the shipped {ev['evaluator_dataset']} classifier (sha256 `{ev['evaluator_sha256'][:16]}...`, "
              f"test accuracy {100 * ev['evaluator_test_accuracy']:.2f}%).  ",
              f"Anchor: {ANCHOR}.", "",

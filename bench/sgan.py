@@ -46,6 +46,7 @@ from latentlab.data import load_dataset
 from latentlab.data.labelled import labelled_batches
 from latentlab.models.sgan import SGAN
 from latentlab.training.loop import make_optimizer
+from latentlab.training.run_folder import read_metrics
 
 from common import load_average, parse_setting  # noqa: E402  (bench/ is on sys.path)
 
@@ -69,29 +70,29 @@ def discriminator_steps(model: SGAN, epochs: int, batches_per_epoch: int) -> int
 
 def finished_run(run_dir: Path, n: int, seed: int, args):
     """A run folder that already holds this run trained to the end (e.g. one trained from the CLI with the same
-    settings and moved here), or None. Its minutes are the sum of its epochs' seconds (metrics.jsonl)."""
+    settings and moved here), or None; else (model, metrics rows, minutes: the sum of its epochs' seconds, its
+    training config)."""
     try:
         info = json.loads((run_dir / "config.json").read_text())
-        epochs = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
     except (OSError, ValueError):
         return None
+    metrics = read_metrics(run_dir)
     train, model_cfg = info.get("train", {}), info.get("model_config", {})
-    wanted = {**train_defaults(SGAN), **split_settings(SGAN.Config, args.settings)[0], "labels": n, "seed": seed,
-              "epochs": args.epochs}
-    same = all(train.get(k) == v for k, v in wanted.items() if k in ("labels", "seed", "epochs", "lr", "lr_schedule",
-                                                                        "batch_size", "beta1", "beta2", "ema"))
-    same &= all(model_cfg.get(k) == v for k, v in split_settings(SGAN.Config, args.settings)[1].items())
-    if not same or not epochs or epochs[-1].get("epoch") != args.epochs:
+    train_kw, model_kw = split_settings(SGAN.Config, args.settings)
+    wanted = {**train_defaults(SGAN), **train_kw, "labels": n, "seed": seed, "epochs": args.epochs}
+    same = all(train.get(k) == wanted.get(k) for k in ("labels", "seed", "epochs", "lr", "lr_schedule", "batch_size",
+                                                       "beta1", "beta2", "ema"))
+    same &= all(model_cfg.get(k) == v for k, v in model_kw.items())
+    if not same or not metrics or metrics[-1].get("epoch") != args.epochs:
         return None
-    model = latentlab.load(run_dir)
-    return model, epochs, sum(e.get("seconds", 0.0) for e in epochs) / 60
+    return latentlab.load(run_dir), metrics, sum(e.get("seconds", 0.0) for e in metrics) / 60, train
 
 
 def train_sgan(data, n: int, seed: int, args, run_dir: Path) -> dict:
     kept = finished_run(run_dir, n, seed, args)
     if kept is not None:
-        model, metrics, minutes = kept
-        batch_size, lr, betas = model_train(run_dir)
+        model, metrics, minutes, train = kept
+        batch_size, lr, betas = train["batch_size"], train["lr"], [train["beta1"], train["beta2"]]
     else:
         shutil.rmtree(run_dir, ignore_errors=True)
         started = time.perf_counter()
@@ -103,11 +104,6 @@ def train_sgan(data, n: int, seed: int, args, run_dir: Path) -> dict:
     return {"acc": test_accuracy(model, data.test), "test_images": len(data.test), "val_acc": metrics[-1].get("val_accuracy"),
             "minutes": minutes, "d_steps": discriminator_steps(model, args.epochs, batches), "batch_size": batch_size,
             "lr": lr, "betas": betas}
-
-
-def model_train(run_dir: Path) -> tuple[int, float, list[float]]:
-    train = json.loads((run_dir / "config.json").read_text())["train"]
-    return train["batch_size"], train["lr"], [train["beta1"], train["beta2"]]
 
 
 def train_supervised(data, seed: int, steps: int, args) -> dict:
