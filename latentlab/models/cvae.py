@@ -32,7 +32,9 @@ class CVAEConfig(VAEConfig):
 
 
 class CVAE(VariationalModel, ConditionalSampler, ConditionalEncoder):
-    """Every method that touches the networks needs the labels: ``posterior(x, y)``, ``latent(x, y)``,
+    """Conditional VAE: the one-hot label feeds encoder and decoder, z holds the style (Sohn et al. 2015).
+
+    Every method that touches the networks needs the labels: ``posterior(x, y)``, ``latent(x, y)``,
     ``reconstruct(x, y)``, ``decode(z, y)``, ``sample(n, y)``."""
 
     name = "cvae"

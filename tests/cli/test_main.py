@@ -50,6 +50,16 @@ def test_list_names_models_and_datasets(capsys):
     assert "vae" in out and "ae" in out and "digits" in out and "fashion-mnist" in out
 
 
+def test_list_gives_every_model_a_one_line_summary_naming_it(capsys):
+    from latentlab.models import MODELS
+    assert main(["list"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")}
+    for name in MODELS:  # the summary is the class docstring's first line: a sentence, not a stray clause
+        summary = lines[name].split(None, 1)[1]
+        assert summary.rstrip().endswith((".", ")")), (name, summary)
+    assert "Conditional VAE" in lines["cvae"]
+
+
 def test_unknown_model_lists_choices_exit_2():
     r = cli("train", "vea")
     assert r.returncode == 2 and "invalid choice: 'vea'" in r.stderr and "vae" in r.stderr
