@@ -50,7 +50,7 @@ from latentlab.models.bigan import BiGAN
 from latentlab.training.run_folder import has_checkpoint, read_metrics
 from latentlab.viz.plots import save_grid
 
-from common import load_average, parse_setting  # noqa: E402  (bench/ is on sys.path)
+from common import keep_reading, load_average, parse_setting  # noqa: E402  (bench/ is on sys.path)
 
 ROOT = Path(__file__).resolve().parent
 WORK, RESULTS = ROOT / "_work", ROOT / "results"
@@ -250,7 +250,7 @@ def main() -> None:
     text = report(args, result, metrics, train_minutes, " ".join(["python bench/bigan.py", *sys.argv[1:]]),
                   (load_start, load_average()), time.perf_counter() - started)
     out = out_dir / f"{name}.md"
-    out.write_text(text)
+    out.write_text(keep_reading(out, text))
     print(text)
     print(f"wrote {out} and {args.figure}")
 

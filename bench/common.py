@@ -38,3 +38,14 @@ def parse_setting(text: str) -> tuple[str, object]:
         return name.replace("-", "_"), json.loads(value)
     except json.JSONDecodeError:
         return name.replace("-", "_"), value
+
+
+READING = "Reading (written after the runs)"
+
+
+def keep_reading(out: Path, text: str) -> str:
+    """``text`` with the hand-written paragraphs that start at ``READING`` in the file it replaces kept at its end:
+    a rerun rewrites the tables but not what was written about them."""
+    old = out.read_text() if out.is_file() else ""
+    at = old.find(READING)
+    return text if at < 0 else text.rstrip("\n") + "\n\n" + old[at:].rstrip("\n") + "\n"

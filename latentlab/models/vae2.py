@@ -25,7 +25,8 @@ Units as the VAE's: nats per image, summed over pixels and latents, averaged ove
 KL here is the sampled one, -log_ratio (p(z1|z2) is not N(0, I): no closed form for the whole of it).
 ``warmup`` ramps the weight of log_ratio from 0 to 1 over that many training steps (Sonderby et al.
 2016; a step counter kept in the model, as the VAE's). Logged terms: rec = -log p(x|z1), kl, neg_elbo,
-and for the iwae objective neg_iwae.
+and for the iwae objective neg_iwae. ``output_bias`` data starts the decoder's last bias at the logit of
+the mean training pixel (as the VAE's).
 
 Likelihood: two latent layers do not fit the one-Gaussian-posterior ``LikelihoodModel`` that the
 importance sampler of ``latentlab.evaluation.likelihood`` is written against, so the model has its own
@@ -51,6 +52,7 @@ from latentlab.nn.likelihoods import log_bernoulli, log_normal, sample_chunk
 from latentlab.nn.nets import ACTIVATIONS, mlp
 
 OBJECTIVES = ("elbo", "iwae")
+OUTPUT_BIASES = ("zero", "data")
 
 
 @dataclass
@@ -65,6 +67,8 @@ class TwoLayerVAEConfig:
     k: int = setting(1, "draws of (z1, z2) per image (Burda et al.: 1, 5 or 50)")
     warmup: int = setting(0, "KL warm-up: the weight of log p(z) - log q(z|x) rises linearly from 0 over this many "
                              "training steps (0 = off)")
+    output_bias: str = setting("zero", "start of p(x|z1)'s output bias: zero (the layer's own initialisation) or data "
+                                       "(the logit of the mean training pixel, as the VAE's)", OUTPUT_BIASES)
 
     def validate(self) -> None:
         check_choices(self)
@@ -93,6 +97,14 @@ class TwoLayerVAE(GenerativeModel, Sampler, Encoder, ImportanceSampled):
         self.px = mlp([j1, *h1, d], act)  # z1 -> pixel logits, (..., D)
         if cfg.warmup:
             self.register_buffer("step", torch.zeros((), dtype=torch.long))  # training steps taken, for the warm-up
+
+    @torch.no_grad()
+    def fit_start(self, x_train: torch.Tensor) -> None:
+        """``output_bias`` data: the last bias of p(x|z1) := logit of the mean training pixel, so that the
+        untrained decoder already outputs the average image."""
+        if self.cfg.output_bias == "data":
+            mean = x_train.float().mean(0).clamp(1e-3, 1 - 1e-3)  # (C, H, W)
+            self.px[-1].bias.copy_(torch.logit(mean).flatten())  # (D,)
 
     # --- the maths ------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

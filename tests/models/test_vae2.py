@@ -116,8 +116,22 @@ def test_one_training_step_changes_every_weight():
     assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
+def test_output_bias_data_makes_the_untrained_decoder_draw_the_mean_image():
+    x = binary(64) * (torch.arange(16).view(1, 1, 4, 4) < 8)  # the lower half of every image is 0
+    zero, data = small(), small(output_bias="data")
+    zero.fit_start(x)  # "zero" keeps the layer's own initialisation
+    assert torch.equal(zero.px[-1].bias, small().px[-1].bias)
+    data.fit_start(x)
+    mean = x.mean(0).clamp(1e-3, 1 - 1e-3).flatten()
+    assert torch.allclose(torch.sigmoid(data.px[-1].bias), mean, atol=1e-6)
+    with torch.no_grad():  # with the last weights zeroed, p(x|z1) is the mean image whatever z1
+        data.px[-1].weight.zero_()
+        assert torch.allclose(torch.sigmoid(data.decoder_logits(torch.randn(3, 6))), mean.view(1, *SHAPE).expand(3, -1, -1, -1))
+
+
 @pytest.mark.parametrize("bad", [dict(k=0), dict(objective="nope"), dict(warmup=-1), dict(layers=0),
-                                 dict(latent_dim2=0), dict(activation="nope")])
+                                 dict(latent_dim2=0), dict(activation="nope"),
+                                 dict(output_bias="mean")])
 def test_bad_settings(bad):
     with pytest.raises(ConfigError):
         TwoLayerVAEConfig(**bad).validate()
