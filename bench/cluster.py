@@ -198,7 +198,8 @@ def train_vade(args, data_dir: str | None, seed: int) -> Path:
 def resumes(run_dir: Path) -> str:
     """What the resumptions of a run changed, from its config.json ("" for a run trained in one go)."""
     config = json.loads((run_dir / "config.json").read_text())
-    return "; ".join(f"from {r['from']}: " + ", ".join(f"{k} {c['from']} → {c['to']}" for k, c in r["changed"].items())
+    return "; ".join(f"from {r['from']}: " + (", ".join(f"{k} {c['from']} → {c['to']}" for k, c in r["changed"].items())
+                                               or "same settings (an interrupted run continued)")
                      for r in config.get("resumed", []))
 
 
