@@ -9,7 +9,11 @@ Which ones a model gets follows from the interfaces it implements (``latentlab.m
     AE                samples_standard_prior.png: the decoder on N(0, I) draws, beside samples.png from
                       the fitted Gaussian (the notes' experiment: the codes do not follow the raw prior)
 
-After the last epoch, ``at_end`` makes the pictures of the trained model and report.html
+training.gif and dynamics.png are drawn from the run folder's files (frames/, metrics.jsonl), not from the
+model, so drawing them later gives the same pictures: the loop (``Pictures``) draws them only as often as
+keeps them under ``SHARE`` of its time, and always when it ends, however it ends (but for a second Ctrl-C,
+which stops at once). The other callbacks run after every epoch (a frame is a record of its epoch; the other pictures show the model as it is at the
+epoch's end). After the last epoch, ``at_end`` makes the pictures of the trained model and report.html
 (``latentlab.viz.plots.make_pictures``).
 
 A callback is ``callback(model, run_dir, epoch, metrics)`` (``epoch`` counts from 1, ``metrics`` is
@@ -18,6 +22,7 @@ them draws from the global RNG, so the pictures never change the course of train
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,9 +37,14 @@ DYNAMICS = "dynamics.png"
 
 
 def training_frame(model: LatentGenerator, run_dir: Path, epoch: int, metrics: list[dict]) -> None:
-    """This epoch's frame (the fixed code batch, ``grid_cols`` wide), then training.gif from every frame."""
+    """This epoch's frame: the fixed code batch, ``grid_cols`` wide."""
     from latentlab.viz import gif
     gif.save_frame(model.generate(model.fixed_input), run_dir, epoch, model.grid_cols)
+
+
+def training_gif(model: LatentGenerator, run_dir: Path, epoch: int, metrics: list[dict]) -> None:
+    """training.gif from every frame so far."""
+    from latentlab.viz import gif
     gif.write_gif(run_dir)
 
 
@@ -64,7 +74,7 @@ def for_model(model: GenerativeModel) -> list[Callback]:
     from latentlab.models.infogan import InfoGAN
     chosen: list[Callback] = []
     if isinstance(model, LatentGenerator):
-        chosen += [training_frame, dynamics]
+        chosen += [training_frame, training_gif, dynamics]
     if isinstance(model, InfoGAN):
         chosen.append(code_traversals)
     if isinstance(model, AE) and not is_tabular(model.shape):  # rows of features are no picture
@@ -82,6 +92,48 @@ def run(chosen: list[Callback], model: GenerativeModel, run_dir: str | Path, epo
         for callback in chosen:
             callback(model, Path(run_dir), epoch, metrics)
     model.train(was_training)
+
+
+# Drawn from the run folder's files alone: the same pictures whenever they are drawn (see the module doc).
+FROM_FILES = (training_gif, dynamics)
+SHARE = 0.02  # at most about this share of the loop's time goes to drawing them
+GUESS = 0.5  # seconds that drawing them is taken to cost until it was timed (the first time imports matplotlib)
+
+
+class Pictures:
+    """The per-epoch callbacks of one training run (rank 0's), with those of ``FROM_FILES`` put off while they
+    are not due: they are due once the time since they were last drawn (or since the start) is at least
+    1 / ``SHARE`` times what drawing them took (or ``GUESS``). An epoch of half a minute draws them every
+    epoch; epochs of a tenth of a second, every few hundred. ``close`` draws them if they were put off since
+    (the loop closes it however it ends), so that the run folder ends with the pictures it would have if
+    every epoch drew them."""
+
+    def __init__(self, chosen: list[Callback], clock: Callable[[], float] = time.monotonic):
+        self.every_epoch = [c for c in chosen if c not in FROM_FILES]
+        self.from_files = [c for c in chosen if c in FROM_FILES]
+        self.clock = clock
+        self.put_off: tuple | None = None  # the arguments of the last epoch whose FROM_FILES pictures were put off
+        self.due = clock() + GUESS / SHARE  # the clock's time from which they are drawn again
+
+    def after_epoch(self, model: GenerativeModel, run_dir: str | Path, epoch: int, metrics: list[dict]) -> None:
+        run(self.every_epoch, model, run_dir, epoch, metrics)
+        if self.from_files:
+            self.put_off = (model, run_dir, epoch, metrics)
+            if self.clock() >= self.due:
+                self.draw_put_off()
+
+    def close(self) -> None:
+        """The end of training: draw what was put off."""
+        self.draw_put_off()
+
+    def draw_put_off(self) -> None:
+        if self.put_off is None:
+            return
+        started = self.clock()
+        run(self.from_files, *self.put_off)
+        self.put_off = None
+        took = self.clock() - started
+        self.due = started + took + took / SHARE  # drawing again is due once 1 / SHARE times as long has passed
 
 
 def at_end(model: GenerativeModel, data, run_dir: str | Path, metrics: list[dict]) -> list[Path]:

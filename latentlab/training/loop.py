@@ -5,7 +5,9 @@ Per batch: pick the optimiser group from the model's schedule, freeze every othe
 parameter, minimise ``terms["loss"]``, check every term is finite; every
 ``checkpoint_every`` minutes, a mid-epoch checkpoint. Per epoch: validation pass,
 one line of metrics.jsonl, checkpoint (and the best checkpoint), the model's
-per-epoch pictures (``latentlab.training.callbacks``), early stopping. A time budget
+per-epoch pictures (``latentlab.training.callbacks``; the ones drawn from the run's
+files, training.gif and dynamics.png, only as often as keeps them a small share of
+the loop's time, and whenever the loop ends), early stopping. A time budget
 (``minutes``) ends the run at the first step past it, with that epoch's validation and
 checkpoint; a learning-rate schedule (``lr_schedule``) sets each step's rate from the
 run's progress (steps done, or time spent of the budget, whichever is further). Rank 0 also
@@ -325,6 +327,7 @@ class _StopFlag:
 
     def __init__(self) -> None:
         self.set = False
+        self.at_once = False  # a second signal stopped training at once
         self._old: dict[int, Any] = {}
 
     def __enter__(self) -> "_StopFlag":
@@ -335,6 +338,7 @@ class _StopFlag:
 
     def _handle(self, signum, frame) -> None:
         if self.set:  # a second Ctrl-C stops at once
+            self.at_once = True
             raise KeyboardInterrupt(self.stopped_at_once())
         self.set = True
 
@@ -589,7 +593,8 @@ def loop(trainer: Trainer, data: datasets.Dataset, cfg: TrainConfig, run_dir: Pa
     schedule = model.schedule()
     several = len(trainer.groups) > 1  # the logged terms are then named by group
     dynamic = cfg.binarize == "dynamic"
-    after_epoch = callbacks.for_model(model) if rank0 else []
+    pictures = callbacks.Pictures(callbacks.for_model(model) if rank0 else [])
+    rows = read_metrics(run_dir) if rank0 else []  # metrics.jsonl as the pictures read it, kept up to date below
     every = 60.0 * cfg.checkpoint_every  # seconds between mid-epoch checkpoints (0: none)
     saved_at = _clock()
     log_every = cfg.log_every  # steps between two points of the step/ scalars (0: none)
@@ -598,7 +603,7 @@ def loop(trainer: Trainer, data: datasets.Dataset, cfg: TrainConfig, run_dir: Pa
     total_steps = max(cfg.epochs * n_batches, 1)
     scheduled = cfg.lr_schedule != "constant"
     clock = _Clock(state)
-    with _StopFlag() as stop, events.EventLog(run_dir, state.step, enabled=rank0) as board:
+    with _StopFlag() as stop, events.EventLog(run_dir, state.step, enabled=rank0) as board, _drawn_at_end(pictures, stop):
         stop.run_dir = run_dir
         for epoch in range(state.epoch, cfg.epochs):
             if budget and clock.seconds() >= budget:  # a run resumed with the budget it already spent
@@ -637,8 +642,9 @@ def loop(trainer: Trainer, data: datasets.Dataset, cfg: TrainConfig, run_dir: Pa
                     average.update(state.step)
                 if log_every and state.step % log_every == 0:  # the terms since the last point, on this rank's batches
                     board.scalars("step", state.window_means(), state.step)
-                bar.update()
-                bar.set_postfix({k: f"{v:.3g}" for k, v in terms.items()}, refresh=False)
+                if not bar.disable:  # a hidden bar (--no-progress, ranks but 0) needs no terms formatted every step
+                    bar.update()
+                    bar.set_postfix({k: f"{v:.3g}" for k, v in terms.items()}, refresh=False)
                 due = every > 0 and state.batch < n_batches and _clock() - saved_at >= every
                 spent = clock.seconds() >= budget > 0
                 interrupted, due, spent = dist.any_ranks([stop.set, due, spent])
@@ -665,7 +671,8 @@ def loop(trainer: Trainer, data: datasets.Dataset, cfg: TrainConfig, run_dir: Pa
             checkpoint(run_dir, trainer, state, best=improved)
             saved_at = _clock()
             if rank0:
-                callbacks.run(after_epoch, shown, run_dir, state.epoch, read_metrics(run_dir))
+                rows.append(row)
+                pictures.after_epoch(shown, run_dir, state.epoch, rows)
                 board.scalars("epoch", row, state.step)
                 board.samples(shown, state.step)
                 if cfg.progress:
@@ -680,6 +687,17 @@ def loop(trainer: Trainer, data: datasets.Dataset, cfg: TrainConfig, run_dir: Pa
                           f"({state.step} steps)", flush=True)
                 return "time-budget"
     return "finished"
+
+
+@contextlib.contextmanager
+def _drawn_at_end(pictures: callbacks.Pictures, stop: _StopFlag) -> Iterator[None]:
+    """However the loop ends (finished, stopped early, Ctrl-C, a NaN), the pictures it put off are drawn; unless a
+    second Ctrl-C stopped it at once."""
+    try:
+        yield
+    finally:
+        if not stop.at_once:
+            pictures.close()
 
 
 class _Clock:

@@ -2,7 +2,8 @@
 
 After each epoch a training callback (``latentlab.training.callbacks``) saves one frame,
 the generator's grid of its fixed code batch, as a small PNG in ``RUN/frames/epoch_XXX.png``
-(so the animation survives --resume), and the GIF is rebuilt from every frame: ``RUN/training.gif``.
+(so the animation survives --resume), and the GIF is rebuilt from every frame: ``RUN/training.gif``
+(by the training loop as often as keeps it cheap, and when training ends).
 """
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def write_gif(run_dir: str | Path, name: str = "training.gif", ms_per_frame: int
         return None
     frames = []
     for p in paths:
-        img = Image.open(p).convert("L" if Image.open(p).mode == "L" else "RGB")
+        with Image.open(p) as png:
+            img = png.convert("L" if png.mode == "L" else "RGB")
         scale = max(1, size // max(img.size))
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
         canvas = Image.new(img.mode, (img.width, img.height + 14), 255 if img.mode == "L" else (255, 255, 255))

@@ -64,9 +64,14 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -
     return path
 
 
-def save_figure(fig, path: Path) -> Path:
-    """Write a matplotlib figure as PNG and close it."""
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+def save_figure(fig, path: Path, crop: bool = True) -> Path:
+    """Write a matplotlib figure as PNG and close it. ``crop``: trim the margins to what is drawn. A figure that
+    fits its frame already (tight_layout, or constrained layout) is better saved with ``crop=False``: it is then
+    laid out once and drawn once, where cropping, or a layout engine left on, makes savefig draw it twice."""
+    if not crop and fig.get_layout_engine() is not None:
+        fig.get_layout_engine().execute(fig)  # the layout savefig's first drawing would make (after tight_layout: none)
+        fig.set_layout_engine(None)  # so that savefig draws once
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight" if crop else None))
     pyplot().close(fig)
     return path
 
@@ -89,7 +94,7 @@ def plot_losses(metrics: list[dict], path: Path) -> Path | None:
         ax.legend()
     for ax in list(axes.flat)[len(terms):]:
         ax.axis("off")
-    return save_figure(fig, path)
+    return save_figure(fig, path, crop=False)  # constrained layout fits the figure already
 
 
 def plot_latent(codes: np.ndarray, labels: np.ndarray | None, path: Path, classes: list[str] | None = None,
@@ -151,7 +156,7 @@ def plot_dynamics(metrics: list[dict], path: Path, critic: bool = False) -> Path
     for ax in axes.flat:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
-    return save_figure(fig, path)
+    return save_figure(fig, path, crop=False)  # tight_layout fits the figure already
 
 
 @torch.no_grad()

@@ -48,9 +48,10 @@ def test_callbacks_follow_the_interfaces():
     torch.manual_seed(0)
     gan = GAN(GANConfig(latent_dim=4, hidden=16), SHAPE)
     info = InfoGAN(InfoGANConfig(arch="mlp", latent_dim=4, hidden=16, layers=1, n_cat=3, n_cont=2), SHAPE)
-    assert callbacks.for_model(Toy()) == [callbacks.training_frame, callbacks.dynamics]
-    assert callbacks.for_model(gan) == [callbacks.training_frame, callbacks.dynamics]
-    assert callbacks.for_model(info) == [callbacks.training_frame, callbacks.dynamics, callbacks.code_traversals]
+    frames = [callbacks.training_frame, callbacks.training_gif, callbacks.dynamics]
+    assert callbacks.for_model(Toy()) == frames
+    assert callbacks.for_model(gan) == frames
+    assert callbacks.for_model(info) == frames + [callbacks.code_traversals]
     assert callbacks.for_model(AE(AEConfig(latent_dim=4, hidden=16), SHAPE)) == [callbacks.standard_prior_samples]
     assert callbacks.for_model(VAE(VAEConfig(latent_dim=4, hidden=16), SHAPE)) == []
 
@@ -104,3 +105,60 @@ def test_ae_standard_prior_samples(tmp_path):
     with torch.no_grad():
         expected = torch.sigmoid(model.decoder(torch.randn(64, 4, generator=torch.Generator().manual_seed(0))))
     assert same_picture(tmp_path / callbacks.STANDARD_PRIOR, expected, tmp_path)
+
+
+class FakeClock:
+    """A clock that stands still unless a test moves it."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_pictures_of_the_run_files_are_put_off_while_not_due_and_drawn_when_closed(tmp_path, monkeypatch):
+    clock, drawn = FakeClock(), []  # drawn: how many metrics rows each dynamics.png was drawn from
+    plot_dynamics = __import__("latentlab.viz.plots", fromlist=["plot_dynamics"]).plot_dynamics
+
+    def slow_plot(metrics, path, critic):  # drawing takes a second of the clock
+        clock.now += 1.0
+        drawn.append(len(metrics))
+        return plot_dynamics(metrics, path, critic)
+
+    monkeypatch.setattr("latentlab.viz.plots.plot_dynamics", slow_plot)
+    model, rows = Toy().eval(), []
+    pictures = callbacks.Pictures(callbacks.for_model(model), clock)
+    gif_frames = lambda: Image.open(tmp_path / "training.gif").n_frames  # noqa: E731
+
+    def epoch(e, at):
+        clock.now = at
+        rows.append(METRICS[0] | {"epoch": e})
+        pictures.after_epoch(model, tmp_path, e, rows)
+
+    assert (callbacks.SHARE, callbacks.GUESS) == (0.02, 0.5)
+    epoch(1, 10.0)  # drawing them is taken to cost 0.5 s until it was timed: due 0.5 / SHARE = 25 s after the start
+    assert drawn == [] and not (tmp_path / "training.gif").exists()  # put off (frames are saved every epoch)
+    epoch(2, 25.0)
+    assert drawn == [2] and gif_frames() == 2  # drawing took 1 s: due again 1 / SHARE = 50 s after it ended, at 76 s
+    epoch(3, 75.9)
+    assert drawn == [2] and gif_frames() == 2
+    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == [f"epoch_00{e}.png" for e in (1, 2, 3)]
+    epoch(4, 76.0)
+    assert drawn == [2, 4] and gif_frames() == 4
+    epoch(5, 80.0)
+    pictures.close()  # the end of training draws what was put off, from every epoch's files
+    assert drawn == [2, 4, 5] and gif_frames() == 5
+    pictures.close()  # nothing put off since: nothing drawn
+    assert drawn == [2, 4, 5]
+
+
+def test_other_pictures_are_made_every_epoch(tmp_path):
+    torch.manual_seed(0)
+    model = AE(AEConfig(latent_dim=4, hidden=16), SHAPE).eval()
+    clock = FakeClock()
+    pictures = callbacks.Pictures(callbacks.for_model(model), clock)
+    for e in (1, 2):
+        (tmp_path / callbacks.STANDARD_PRIOR).unlink(missing_ok=True)
+        pictures.after_epoch(model, tmp_path, e, METRICS[:e])
+        assert (tmp_path / callbacks.STANDARD_PRIOR).is_file()

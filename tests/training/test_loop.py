@@ -1,5 +1,6 @@
 """The training loop: determinism, exact resume, the NaN guard, Ctrl-C, early stopping."""
 import json
+import signal
 
 import pytest
 import torch
@@ -217,3 +218,67 @@ def test_a_time_budget_ends_the_run_and_a_resume_with_more_time_goes_on(tmp_path
     assert more.status == "time-budget" and len(more.metrics) > len(run.metrics)
     with pytest.raises(ConfigError, match="minutes"):
         latentlab.train("vae", out=str(tmp_path / "bad"), minutes=-1.0, **tiny)
+
+
+def spy_on_dynamics(monkeypatch) -> list[int]:
+    """How many metrics rows each drawing of dynamics.png was made from, in order."""
+    from latentlab.viz import plots
+    drawn, real = [], plots.plot_dynamics
+
+    def spy(metrics, path, critic=False):
+        drawn.append(len(metrics))
+        return real(metrics, path, critic)
+
+    monkeypatch.setattr(plots, "plot_dynamics", spy)
+    return drawn
+
+
+def test_pictures_put_off_during_training_are_complete_at_the_end(tmp_path, tiny, monkeypatch):
+    from PIL import Image
+    from latentlab.training import callbacks
+    monkeypatch.setattr(callbacks, "SHARE", 1e-9)  # drawing them is never due during training
+    drawn = spy_on_dynamics(monkeypatch)
+    run = latentlab.train("gan", out=str(tmp_path / "run"), **{**tiny, "epochs": 3})
+    assert drawn == [3]  # when training ended
+    assert Image.open(run.dir / "training.gif").n_frames == 3
+    assert sorted(p.name for p in (run.dir / "frames").iterdir()) == ["epoch_001.png", "epoch_002.png", "epoch_003.png"]
+    assert "training.gif" in (run.dir / "report.html").read_text()  # drawn before the report that shows it
+    # the same pictures as a run that draws them every epoch
+    monkeypatch.setattr(callbacks, "SHARE", 1e9)  # always due
+    every = latentlab.train("gan", out=str(tmp_path / "every"), **{**tiny, "epochs": 3})
+    assert drawn == [3, 1, 2, 3]
+    assert (every.dir / "training.gif").read_bytes() == (run.dir / "training.gif").read_bytes()
+
+
+def test_pictures_put_off_are_drawn_when_ctrl_c_stops_training(tmp_path, tiny, monkeypatch, ctrl_c):
+    from PIL import Image
+    from latentlab.training import callbacks
+    monkeypatch.setattr(callbacks, "SHARE", 1e-9)
+    drawn = spy_on_dynamics(monkeypatch)
+    ctrl_c.press_after(2 * 21 + 5)  # 21 batches per epoch: Ctrl-C in the third epoch
+    with pytest.raises(KeyboardInterrupt, match="--resume"):
+        latentlab.train("gan", out=str(tmp_path / "run"), **{**tiny, "epochs": 4})
+    assert drawn == [2]  # drawn when Ctrl-C stopped training, from the two finished epochs
+    assert Image.open(tmp_path / "run" / "training.gif").n_frames == 2
+    ctrl_c.release()
+    latentlab.train("gan", resume=tmp_path / "run")
+    assert drawn == [2, 4]  # and at the end of the resumed part
+    assert Image.open(tmp_path / "run" / "training.gif").n_frames == 4
+
+
+def test_a_second_ctrl_c_stops_at_once_without_drawing(tmp_path, tiny, monkeypatch):
+    import os
+    from latentlab.training import callbacks
+    monkeypatch.setattr(callbacks, "SHARE", 1e-9)  # the pictures are put off until training ends
+    drawn = spy_on_dynamics(monkeypatch)
+    after_epoch = callbacks.Pictures.after_epoch
+
+    def two_ctrl_c_after_epoch_1(self, *args):
+        after_epoch(self, *args)
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(callbacks.Pictures, "after_epoch", two_ctrl_c_after_epoch_1)
+    with pytest.raises(KeyboardInterrupt, match="interrupted again: stopped at once"):
+        latentlab.train("gan", out=str(tmp_path / "run"), **{**tiny, "epochs": 3})
+    assert drawn == [] and not (tmp_path / "run" / "training.gif").exists()
