@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import load_average  # noqa: E402  (bench/ is on sys.path)
+
 ROOT = Path(__file__).resolve().parent
 TARGET = 1.05
 
@@ -39,7 +41,6 @@ def one(who: str, model: str, dataset: str, data_dir: str | None, epochs: int) -
     torch.set_num_threads(1)
     import latentlab
     from latentlab.data import iterate_batches, load_dataset
-    sys.path.insert(0, str(ROOT))
     from time_to_quality import BARE, BareLoop
     data = load_dataset(dataset, data_dir, 0.1, 0)
     if who == "bare":
@@ -100,14 +101,13 @@ def write_markdown(table: dict, out: Path) -> None:
                      f"{m['latentlab']['loop_s']:.2f} | {m['bare']['loop_s']:.2f} | **{r['loop_ratio']:.3f}x** | "
                      f"{m['latentlab']['whole_s']:.2f} | {m['bare']['whole_s']:.2f} | {r['whole_ratio']:.3f}x | "
                      f"{r['load'][0]} / {r['load'][1]} | {r['date']} |")
+    lines += ["", f"Target (the loop at most {TARGET}x the bare loop's time): " + "; ".join(
+        f"{r['model']} on {r['dataset']}, {r['epochs']} epochs: **{'met' if r['loop_ratio'] <= TARGET else 'not met'}**"
+        for r in table.values()) + "."]
     lines += ["", "Commands:", ""] + [f"- `{r['command']}`" for r in table.values()]
     lines += ["", f"Machine: {platform.machine()}, {os.cpu_count()} cores, one torch thread per process.", ""]
     out.write_text("\n".join(lines))
     print("\n".join(lines))
-
-
-def load_average() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
