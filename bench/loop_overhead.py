@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import load_average  # noqa: E402  (bench/ is on sys.path)
+from common import keep_reading, load_average  # noqa: E402  (bench/ is on sys.path)
 
 ROOT = Path(__file__).resolve().parent
 TARGET = 1.05
@@ -106,7 +106,7 @@ def write_markdown(table: dict, out: Path) -> None:
         for r in table.values()) + "."]
     lines += ["", "Commands:", ""] + [f"- `{r['command']}`" for r in table.values()]
     lines += ["", f"Machine: {platform.machine()}, {os.cpu_count()} cores, one torch thread per process.", ""]
-    out.write_text("\n".join(lines))
+    out.write_text(keep_reading(out, "\n".join(lines)))
     print("\n".join(lines))
 
 
