@@ -63,8 +63,8 @@ def train_or_load(data, args) -> tuple[BiGAN, list[dict], float]:
     """The trained model, its metrics and the minutes this invocation trained (0 when the run was kept)."""
     run_dir = args.work / "run"
     metrics = read_metrics(run_dir) if run_dir.is_dir() else []
-    if len(metrics) >= args.epochs:
-        print(f"{run_dir}: {len(metrics)} epochs done (kept)", flush=True)
+    if len(metrics) >= args.epochs or (args.score_now and metrics):
+        print(f"{run_dir}: {len(metrics)} of {args.epochs} epochs done (kept)", flush=True)
         return latentlab.load(run_dir), metrics, 0.0
     started = time.perf_counter()
     common = dict(data=data, epochs=args.epochs, progress=False, device=args.device)
@@ -167,6 +167,12 @@ def kept_results(args) -> dict[str, dict]:
             if folder != args.work and (folder / "result.json").is_file()}
 
 
+def partial(result: dict) -> str:
+    """" (N of E epochs)" for a run scored before its end (--score-now), else ""."""
+    done, total = result.get("epochs_done"), result.get("epochs")
+    return f" (epoch {done} of {total})" if done is not None and total is not None and done < total else ""
+
+
 def report(args, result: dict, metrics: list[dict], train_minutes: float, command: str, load: tuple[str, str],
            wall: float) -> str:
     ev = result["evaluator"]
@@ -178,7 +184,9 @@ def report(args, result: dict, metrics: list[dict], train_minutes: float, comman
              + (f" ({train_minutes:.1f} of them training)" if train_minutes else " (the run was kept from an earlier one)") + ".  ",
              f"Training: `latentlab train bigan --seed {args.seed} --epochs {args.epochs}"
              + "".join(f" --{k.replace('_', '-')} {v}" for k, v in args.settings.items())
-             + f"` ({len(metrics)} epochs, {result['train_minutes']:.1f} min in the loop's epochs). No model selection: the last epoch.  ",
+             + f"` ({len(metrics)} epochs, {result['train_minutes']:.1f} min in the loop's epochs). No model selection: the last epoch"
+             + (f", scored with --score-now at epoch {len(metrics)} of {args.epochs} while the run goes on.  "
+                if len(metrics) < args.epochs else ".  "),
              f"Evaluator: the shipped {ev['evaluator_dataset']} classifier (sha256 `{ev['evaluator_sha256'][:16]}...`, "
              f"test accuracy {100 * ev['evaluator_test_accuracy']:.2f}%).  ",
              f"Anchor: {ANCHOR}.", "",
@@ -200,14 +208,14 @@ def report(args, result: dict, metrics: list[dict], train_minutes: float, comman
                   "G(E(x)) MSE | G(E(x)) label kept |", "|---|---:|---:|---:|---:|---:|"]
         for folder, r in runs.items():
             e, h = (best_of(r, "bigan E(x)"), best_of(r, "bigan E's last hidden layer"))
-            lines.append(f"| `{folder}` | {r.get('train_minutes', float('nan')):.1f} | {100 * e:.2f}% | "
+            lines.append(f"| `{folder}`{partial(r)} | {r.get('train_minutes', float('nan')):.1f} | {100 * e:.2f}% | "
                          f"{100 * h:.2f}% | {r['rec_mse']:.4f} | {100 * r['rec_label']:.2f}% |")
         lines.append("")
     best_run, best = max(((folder, max(best_of(r, "bigan E(x)"), best_of(r, "bigan E's last hidden layer")))
                           for folder, r in runs.items()), key=lambda item: item[1])
     if args.dataset == "mnist":
         lines.append(f"Target (about 97% 1-NN on BiGAN features, Donahue et al.): **{'met' if best >= 0.965 else 'not met'}** "
-                     f"(best {100 * best:.2f}%, run `{best_run}`, the better of E(x) and E's last hidden layer, "
+                     f"(best {100 * best:.2f}%, run `{best_run}`{partial(runs[best_run])}, the better of E(x) and E's last hidden layer, "
                      "each by the better of the two distances).")
         lines += ["", "Which features: the anchor's code (Donahue et al.'s public repository) scores 1-NN on both E(x) "
                       "(the 50-d code) and E's last hidden layer (1024 units there), by euclidean distance, and its "
@@ -228,6 +236,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="another training or model setting")
     p.add_argument("--quick", action="store_true", help="smoke test: digits, 3 epochs; writes bench/_work/bigan-quick.md")
+    p.add_argument("--score-now", action="store_true", help="score the run as far as it has come (its last finished "
+                   "epoch), without training; a run still training elsewhere goes on")
     args = p.parse_args()
     if args.quick:
         args.dataset, args.epochs = "digits", 3
@@ -246,6 +256,7 @@ def main() -> None:
     model, metrics, train_minutes = train_or_load(data, args)
     result = evaluate(model, data, args)
     result["train_minutes"] = sum(r.get("seconds", 0) for r in metrics) / 60  # the loop's epochs, over every invocation
+    result["epochs_done"], result["epochs"] = len(metrics), args.epochs
     (args.work / "result.json").write_text(json.dumps(result, indent=1))
     text = report(args, result, metrics, train_minutes, " ".join(["python bench/bigan.py", *sys.argv[1:]]),
                   (load_start, load_average()), time.perf_counter() - started)
