@@ -93,14 +93,14 @@ def write_markdown(table: dict, out: Path) -> None:
              "optimiser settings and losses in a plain loop (`BareLoop` of bench/time_to_quality.py); loop time = "
              "its steps, whole time = building the model and optimisers too.", "",
              "| model | dataset | epochs | rounds | steps | latentlab loop s | bare loop s | **loop ratio** | "
-             "latentlab whole s | bare whole s | whole ratio | load average (start / end) | date |",
+             "latentlab whole s | bare whole s | whole ratio | load average 1 / 5 / 15 min (start; end) | date |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     for r in table.values():
         m = r["median"]
         lines.append(f"| {r['model']} | {r['dataset']} | {r['epochs']} | {r['rounds']} | {r['steps']} | "
                      f"{m['latentlab']['loop_s']:.2f} | {m['bare']['loop_s']:.2f} | **{r['loop_ratio']:.3f}x** | "
                      f"{m['latentlab']['whole_s']:.2f} | {m['bare']['whole_s']:.2f} | {r['whole_ratio']:.3f}x | "
-                     f"{r['load'][0]} / {r['load'][1]} | {r['date']} |")
+                     f"{r['load'][0]}; {r['load'][1]} | {r['date']} |")
     lines += ["", f"Target (the loop at most {TARGET}x the bare loop's time): " + "; ".join(
         f"{r['model']} on {r['dataset']}, {r['epochs']} epochs: **{'met' if r['loop_ratio'] <= TARGET else 'not met'}**"
         for r in table.values()) + "."]
