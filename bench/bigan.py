@@ -63,7 +63,9 @@ def train_or_load(data, args) -> tuple[BiGAN, list[dict], float]:
     """The trained model, its metrics and the minutes this invocation trained (0 when the run was kept)."""
     run_dir = args.work / "run"
     metrics = read_metrics(run_dir) if run_dir.is_dir() else []
-    if len(metrics) >= args.epochs or (args.score_now and metrics):
+    if args.score_now and not metrics:
+        sys.exit(f"--score-now: {run_dir} has no finished epoch yet; run the command without --score-now to train it")
+    if len(metrics) >= args.epochs or args.score_now:
         print(f"{run_dir}: {len(metrics)} of {args.epochs} epochs done (kept)", flush=True)
         return latentlab.load(run_dir), metrics, 0.0
     started = time.perf_counter()
@@ -168,7 +170,7 @@ def kept_results(args) -> dict[str, dict]:
 
 
 def partial(result: dict) -> str:
-    """" (N of E epochs)" for a run scored before its end (--score-now), else ""."""
+    """The table's note for a run scored before its end (--score-now): " (epoch N of E)"; else ""."""
     done, total = result.get("epochs_done"), result.get("epochs")
     return f" (epoch {done} of {total})" if done is not None and total is not None and done < total else ""
 
@@ -236,8 +238,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="another training or model setting")
     p.add_argument("--quick", action="store_true", help="smoke test: digits, 3 epochs; writes bench/_work/bigan-quick.md")
-    p.add_argument("--score-now", action="store_true", help="score the run as far as it has come (its last finished "
-                   "epoch), without training; a run still training elsewhere goes on")
+    p.add_argument("--score-now", action="store_true", help="score the run as far as it has come (its last checkpoint), "
+                   "without training; a run still training elsewhere goes on")
     args = p.parse_args()
     if args.quick:
         args.dataset, args.epochs = "digits", 3
