@@ -64,7 +64,9 @@ def train_or_load(data, args) -> tuple[BiGAN, list[dict], float]:
     run_dir = args.work / "run"
     metrics = read_metrics(run_dir) if run_dir.is_dir() else []
     if args.score_now and not metrics:
-        sys.exit(f"--score-now: {run_dir} has no finished epoch yet; run the command without --score-now to train it")
+        print(f"--score-now: {run_dir} has no finished epoch yet; run the command without --score-now to train it",
+              file=sys.stderr)
+        sys.exit(2)
     if len(metrics) >= args.epochs or args.score_now:
         print(f"{run_dir}: {len(metrics)} of {args.epochs} epochs done (kept)", flush=True)
         return latentlab.load(run_dir), metrics, 0.0
