@@ -45,7 +45,8 @@ from latentlab.config import check_choices, setting
 from latentlab.errors import ConfigError
 from latentlab.data.tabular import is_tabular
 from latentlab.models.base import Encoder, GenerativeModel, LikelihoodModel, Sampler
-from latentlab.nn.likelihoods import LIKELIHOODS, log_bernoulli, log_normal, log_weight_terms, reconstruction_nll
+from latentlab.nn.likelihoods import (LIKELIHOODS, log_bernoulli, log_normal, log_weight_terms, mean_pixel,
+                                      reconstruction_nll)
 from latentlab.nn.losses import gaussian_kl, reparameterize
 from latentlab.nn.nets import ACTIVATIONS, decoder_net, encoder_net
 
@@ -116,7 +117,7 @@ class VariationalModel(GenerativeModel, LikelihoodModel):
         untrained decoder already outputs the average image (per pixel for an MLP, per channel for a conv)."""
         if self.cfg.output_bias != "data" or self.tabular or self.cfg.likelihood != "bernoulli":
             return
-        mean = x_train.float().mean(0).clamp(1e-3, 1 - 1e-3)  # (C, H, W)
+        mean = mean_pixel(x_train)  # (C, H, W)
         bias = [m.bias for m in self.decoder.modules() if getattr(m, "bias", None) is not None][-1]
         if bias.numel() == mean.numel():  # MLP: one bias per pixel
             bias.copy_(torch.logit(mean).reshape(bias.shape))

@@ -48,11 +48,11 @@ from torch import nn
 from latentlab.config import check_choices, setting
 from latentlab.errors import ConfigError, LatentlabError
 from latentlab.models.base import Encoder, GenerativeModel, ImportanceSampled, Sampler
-from latentlab.nn.likelihoods import log_bernoulli, log_normal, sample_chunk
+from latentlab.models.vae import OUTPUT_BIAS
+from latentlab.nn.likelihoods import log_bernoulli, log_normal, mean_pixel, sample_chunk
 from latentlab.nn.nets import ACTIVATIONS, mlp
 
 OBJECTIVES = ("elbo", "iwae")
-OUTPUT_BIASES = ("zero", "data")
 
 
 @dataclass
@@ -68,7 +68,7 @@ class TwoLayerVAEConfig:
     warmup: int = setting(0, "KL warm-up: the weight of log p(z) - log q(z|x) rises linearly from 0 over this many "
                              "training steps (0 = off)")
     output_bias: str = setting("zero", "start of p(x|z1)'s output bias: zero (the layer's own initialisation) or data "
-                                       "(the logit of the mean training pixel, as the VAE's)", OUTPUT_BIASES)
+                                       "(the logit of the mean training pixel, as the VAE's)", OUTPUT_BIAS)
 
     def validate(self) -> None:
         check_choices(self)
@@ -103,8 +103,7 @@ class TwoLayerVAE(GenerativeModel, Sampler, Encoder, ImportanceSampled):
         """``output_bias`` data: the last bias of p(x|z1) := logit of the mean training pixel, so that the
         untrained decoder already outputs the average image."""
         if self.cfg.output_bias == "data":
-            mean = x_train.float().mean(0).clamp(1e-3, 1 - 1e-3)  # (C, H, W)
-            self.px[-1].bias.copy_(torch.logit(mean).flatten())  # (D,)
+            self.px[-1].bias.copy_(torch.logit(mean_pixel(x_train)).flatten())  # (D,)
 
     # --- the maths ------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -29,6 +29,12 @@ def sample_chunk(k: int, images: int) -> int:
     return max(1, min(k, DECODES_PER_CHUNK // max(1, images)))
 
 
+def mean_pixel(x: torch.Tensor) -> torch.Tensor:
+    """The mean training pixel, (N, C, H, W) -> (C, H, W), clamped to [1e-3, 1 - 1e-3]: its logit is the Bernoulli
+    decoder's output bias that makes the untrained decoder draw the average image (``output_bias`` data)."""
+    return x.float().mean(0).clamp(1e-3, 1 - 1e-3)
+
+
 def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """-log p(x|z) = -sum_i [x_i log p_i + (1 - x_i) log(1 - p_i)], p = sigmoid(logits) (binary cross-entropy)."""
     return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
