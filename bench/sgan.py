@@ -23,7 +23,7 @@ with 100 labels, over 3 seeds, on a stated CPU budget.
 Writes bench/results/sgan.md (--quick: bench/_work/sgan-quick.md). Runs and their rows are kept in
 bench/_work/sgan/e<EPOCHS>[-<settings>]/, so a rerun with the same epochs and settings only adds the runs
 that are missing; a run folder found there already trained to the end with the same settings is scored, not
-retrained. The table has every row kept in that folder (labels and seeds of earlier invocations too).
+retrained, and one stopped part-way (Ctrl-C) resumes from its checkpoint. The table has every row kept in that folder (labels and seeds of earlier invocations too).
 """
 from __future__ import annotations
 
@@ -68,38 +68,38 @@ def discriminator_steps(model: SGAN, epochs: int, batches_per_epoch: int) -> int
     return sum(schedule[i % len(schedule)] == "discriminator" for i in range(epochs * batches_per_epoch))
 
 
-def finished_run(run_dir: Path, n: int, seed: int, args):
-    """A run folder that already holds this run trained to the end (e.g. one trained from the CLI with the same
-    settings and moved here), or None; else (model, metrics rows, minutes: the sum of its epochs' seconds, its
-    training config)."""
+def same_settings(run_dir: Path, n: int, seed: int, args) -> dict | None:
+    """The training config of the run in run_dir when it was started with this run's settings (labels, seed,
+    epochs, optimiser, model), else None."""
     try:
         info = json.loads((run_dir / "config.json").read_text())
     except (OSError, ValueError):
         return None
-    metrics = read_metrics(run_dir)
     train, model_cfg = info.get("train", {}), info.get("model_config", {})
     train_kw, model_kw = split_settings(SGAN.Config, args.settings)
     wanted = {**train_defaults(SGAN), **train_kw, "labels": n, "seed": seed, "epochs": args.epochs}
     same = all(train.get(k) == wanted.get(k) for k in ("labels", "seed", "epochs", "lr", "lr_schedule", "batch_size",
                                                        "beta1", "beta2", "ema"))
     same &= all(model_cfg.get(k) == v for k, v in model_kw.items())
-    if not same or not metrics or metrics[-1].get("epoch") != args.epochs:
-        return None
-    return latentlab.load(run_dir), metrics, sum(e.get("seconds", 0.0) for e in metrics) / 60, train
+    return train if same else None
 
 
 def train_sgan(data, n: int, seed: int, args, run_dir: Path) -> dict:
-    kept = finished_run(run_dir, n, seed, args)
-    if kept is not None:
-        model, metrics, minutes, train = kept
-        batch_size, lr, betas = train["batch_size"], train["lr"], [train["beta1"], train["beta2"]]
-    else:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        started = time.perf_counter()
-        run = latentlab.train("sgan", data=data, labels=n, seed=seed, epochs=args.epochs, out=str(run_dir), progress=False,
-                              device=args.device, **args.settings)
-        model, metrics, minutes = run.model, run.metrics, (time.perf_counter() - started) / 60
-        batch_size, lr, betas = run.config.batch_size, run.config.lr, [run.config.beta1, run.config.beta2]
+    """Train the run (or finish it: a run folder started with the same settings and stopped, e.g. by Ctrl-C,
+    resumes from its checkpoint; one trained to the end is scored, not retrained)."""
+    train = same_settings(run_dir, n, seed, args)
+    metrics = read_metrics(run_dir) if train is not None else []
+    if train is None or not metrics or metrics[-1].get("epoch") != args.epochs:
+        if train is not None and (run_dir / "checkpoint.json").is_file():
+            latentlab.train("sgan", resume=run_dir, data=data, progress=False)
+        else:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            latentlab.train("sgan", data=data, labels=n, seed=seed, epochs=args.epochs, out=str(run_dir), progress=False,
+                            device=args.device, **args.settings)
+        train, metrics = same_settings(run_dir, n, seed, args), read_metrics(run_dir)
+    model = latentlab.load(run_dir)
+    minutes = sum(e.get("seconds", 0.0) for e in metrics) / 60  # the epochs' training time, resumed parts included
+    batch_size, lr, betas = train["batch_size"], train["lr"], [train["beta1"], train["beta2"]]
     batches = -(-len(data.train) // batch_size)
     return {"acc": test_accuracy(model, data.test), "test_images": len(data.test), "val_acc": metrics[-1].get("val_accuracy"),
             "minutes": minutes, "d_steps": discriminator_steps(model, args.epochs, batches), "batch_size": batch_size,

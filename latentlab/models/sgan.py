@@ -121,6 +121,7 @@ class SGAN(AdversarialModel, SemiSupervised):
     # Salimans et al.: batches of 100, Adam beta1 0.5, lr 0.003 with weight normalisation, decayed linearly to 0;
     # 100 epochs here (they train 300): 97.84% test accuracy with 100 labels over 3 seeds (see the docstring)
     train_defaults = {**AdversarialModel.train_defaults, "lr": 3e-3, "batch_size": 100, "epochs": 100, "lr_schedule": "linear"}
+    val_images = None  # the validation accuracy is this model's figure: every held-out image
 
     def __init__(self, cfg: SGANConfig, shape: tuple[int, int, int], num_classes: int | None = None):
         super().__init__(cfg, shape, num_classes)

@@ -728,7 +728,10 @@ def end_epoch(model: GenerativeModel, data: datasets.Dataset, cfg: TrainConfig, 
         average.copy_changed(before, model)
         model = average.model.eval()
     if len(data.val):
-        val = evaluate(model, data.val, cfg.batch_size, cfg.binarize == "dynamic", cfg.seed)
+        split = data.val
+        if model.val_images is not None and model.val_images < len(split):  # the same first images every epoch
+            split = datasets.Split(split.x[:model.val_images], None if split.y is None else split.y[:model.val_images])
+        val = evaluate(model, split, cfg.batch_size, cfg.binarize == "dynamic", cfg.seed)
         row.update({f"val_{k}": v for k, v in dist.broadcast(val).items()})  # one decision for early stopping
     row["seconds"] = round(time.perf_counter() - started, 3)
     row["images_per_s"] = round(totals[-1] / max(row["seconds"], 1e-9), 1)

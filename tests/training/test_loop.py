@@ -84,6 +84,18 @@ def test_early_stopping(tmp_path, tiny, monkeypatch):
     assert len(run.metrics) == 3  # best at epoch 1, then two epochs without improvement
 
 
+def test_validation_scores_the_models_share_of_the_held_out_images(tmp_path, tiny, monkeypatch):
+    seen = []
+    real = VAE.evaluate
+    monkeypatch.setattr(VAE, "evaluate", lambda self, x, y: seen.append(len(x)) or real(self, x, y))
+    latentlab.train("vae", out=str(tmp_path / "all"), **tiny)
+    everything, seen[:] = sum(seen), []
+    monkeypatch.setattr(VAE, "val_images", 7)
+    run = latentlab.train("vae", out=str(tmp_path / "capped"), **tiny)
+    assert everything > 7 and sum(seen) == 7
+    assert "val_loss" in run.metrics[-1]
+
+
 def test_resume_refuses_changed_architecture(tmp_path, tiny):
     run = latentlab.train("vae", out=str(tmp_path / "r"), **tiny)
     with pytest.raises(ConfigError, match="cannot change latent_dim when resuming"):
