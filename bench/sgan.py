@@ -23,7 +23,8 @@ with 100 labels, over 3 seeds, on a stated CPU budget.
 Writes bench/results/sgan.md (--quick: bench/_work/sgan-quick.md). Runs and their rows are kept in
 bench/_work/sgan/e<EPOCHS>[-<settings>]/, so a rerun with the same epochs and settings only adds the runs
 that are missing; a run folder found there already trained to the end with the same settings is scored, not
-retrained, and one stopped part-way (Ctrl-C) resumes from its checkpoint. The table has every row kept in that folder (labels and seeds of earlier invocations too).
+retrained, and one stopped part-way (Ctrl-C) resumes from its checkpoint. The table has every row kept in that
+folder (labels and seeds of earlier invocations too).
 """
 from __future__ import annotations
 

@@ -29,9 +29,9 @@ from latentlab.nn.nets import decoder_net, encoder_net
 
 @dataclass
 class CVAEConfig(VAEConfig):
-    # Two hidden layers where the VAE has one: with one, the decoder took the class from z as much as from
-    # the label (72% of the samples drawn for a label were of it, MNIST, 10 epochs); with two and 50 epochs,
-    # 98.4% (bench/cvae_defaults.py)
+    # Two hidden layers where the VAE has one: with one, the decoder took the class partly from z (72% of the
+    # samples drawn for a label showed that digit, MNIST, 10 epochs); with two and 50 epochs, 98.4%
+    # (bench/cvae_defaults.py)
     layers: int = setting(2, "hidden layers of the MLP encoder and decoder")
 
 
@@ -43,7 +43,7 @@ class CVAE(VariationalModel, ConditionalSampler, ConditionalEncoder):
 
     name = "cvae"
     Config = CVAEConfig
-    train_defaults = {"epochs": 50}  # 10 leave the samples blurred and a few in the wrong class (bench/cvae_defaults.py)
+    train_defaults = {"epochs": 50}  # after 10, one sample in ten shows another digit (bench/cvae_defaults.py)
 
     def build_nets(self, cfg: CVAEConfig, shape: tuple[int, int, int]) -> None:
         if not self.num_classes:
