@@ -49,7 +49,7 @@ from latentlab.models.sgan import SGAN
 from latentlab.training.loop import make_optimizer
 from latentlab.training.run_folder import read_metrics
 
-from common import load_average, parse_setting  # noqa: E402  (bench/ is on sys.path)
+from common import keep_reading, load_average, parse_setting  # noqa: E402  (bench/ is on sys.path)
 
 ROOT = Path(__file__).resolve().parent
 WORK, RESULTS = ROOT / "_work", ROOT / "results"
@@ -228,7 +228,7 @@ def main() -> None:
                   time.perf_counter() - started)
     out = WORK / "sgan-quick.md" if args.quick else RESULTS / f"{name}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    out.write_text(keep_reading(out, text))
     print(text)
     print(f"wrote {out}")
 
