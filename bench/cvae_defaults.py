@@ -88,9 +88,12 @@ def main() -> None:
     work = WORK / "cvae_defaults"
     work.mkdir(parents=True, exist_ok=True)
     started, loads = time.strftime("%Y-%m-%d"), [load_average()]
+    rows = {}
     for name in args.only or VARIANTS:
-        print(name, run(name, VARIANTS[name], args.data_dir, work), flush=True)
-    rows = [run(name, options, args.data_dir, work) for name, options in VARIANTS.items() if (work / name / "eval.json").is_file()]
+        rows[name] = run(name, VARIANTS[name], args.data_dir, work)
+        print(name, rows[name], flush=True)
+    kept = [name for name in VARIANTS if name in rows or (work / name / "eval.json").is_file()]  # every scored one, in order
+    rows = [rows.get(name) or run(name, VARIANTS[name], args.data_dir, work) for name in kept]
     loads.append(load_average())
     out = RESULTS / "cvae_defaults.md"
     out.write_text(keep_reading(out, table(rows, args.data_dir, started, loads)))

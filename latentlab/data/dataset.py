@@ -25,6 +25,12 @@ class Split:
     def __len__(self) -> int:
         return self.x.shape[0]
 
+    def first(self, n: int) -> "Split":
+        """The first ``n`` images (all of them when there are no more); the labelled-index list is not carried."""
+        if n >= len(self):
+            return self
+        return Split(self.x[:n], None if self.y is None else self.y[:n])
+
 
 @dataclass
 class Dataset:

@@ -13,8 +13,8 @@ training.gif and dynamics.png are drawn from the run folder's files (frames/, me
 model, so drawing them later gives the same pictures: the loop (``Pictures``) draws them only as often as
 keeps them under ``SHARE`` of its time, and always when it ends, however it ends (but for a second Ctrl-C,
 which stops at once). The other callbacks run after every epoch: a frame is a record of its epoch, and the
-other pictures show the model as it is at the epoch's end. After the last epoch, ``at_end`` makes the pictures of the trained model and report.html
-(``latentlab.viz.plots.make_pictures``).
+other pictures show the model as it is at the epoch's end. After the last epoch, ``at_end`` makes the
+pictures of the trained model and report.html (``latentlab.viz.plots.make_pictures``).
 
 A callback is ``callback(model, run_dir, epoch, metrics)`` (``epoch`` counts from 1, ``metrics`` is
 metrics.jsonl so far). ``run`` calls them with the model in eval mode and without autograd; none of

@@ -728,9 +728,7 @@ def end_epoch(model: GenerativeModel, data: datasets.Dataset, cfg: TrainConfig, 
         average.copy_changed(before, model)
         model = average.model.eval()
     if len(data.val):
-        split = data.val
-        if model.val_images is not None and model.val_images < len(split):  # the same first images every epoch
-            split = datasets.Split(split.x[:model.val_images], None if split.y is None else split.y[:model.val_images])
+        split = data.val if model.val_images is None else data.val.first(model.val_images)  # the same images every epoch
         val = evaluate(model, split, cfg.batch_size, cfg.binarize == "dynamic", cfg.seed)
         row.update({f"val_{k}": v for k, v in dist.broadcast(val).items()})  # one decision for early stopping
     row["seconds"] = round(time.perf_counter() - started, 3)
