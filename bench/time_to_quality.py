@@ -33,8 +33,8 @@ Loop overhead: the steps per second of latentlab's dcgan over the last budget ag
                                                 loops, 500 samples: a smoke test of a minute or two)
 
 Writes bench/results/time_to_quality[-DATASET].md, its .json, _fd.png (FD against minutes, log y) and
-_samples.png (the grids at 15 minutes, or the budget nearest it); --quick writes them to
-bench/_work/time_to_quality-quick*. Each model's run, the bare loops' states and the result at every
+_samples.png (the grids at 15 minutes, or the budget nearest it); --quick, and a variant of the defaults
+(--set), write them to bench/_work/ instead (bench/gan_defaults.py gathers the variants into one table). Each model's run, the bare loops' states and the result at every
 budget are kept in bench/_work/time_to_quality/<dataset>-t<threads>/: a rerun scores only the budgets
 that are missing, resuming each run at the last finished one.
 """
@@ -286,8 +286,8 @@ def write_report(rows: list[dict], args, headers: list[str], notes: list[str]) -
     if notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     base.parent.mkdir(parents=True, exist_ok=True)
-    base.with_suffix(".md").write_text("\n".join(lines))
-    base.with_suffix(".json").write_text(json.dumps({"headers": headers, "notes": notes, "rows": rows}, indent=1))
+    base.with_name(base.name + ".md").write_text("\n".join(lines))
+    base.with_name(base.name + ".json").write_text(json.dumps({"headers": headers, "notes": notes, "rows": rows}, indent=1))
 
 
 def plot(rows: list[dict], args) -> list[str]:
@@ -362,8 +362,11 @@ def main() -> None:
     args.settings = dict(parse_setting(text) for text in args.set)
     tag = "".join(f"-{k}{v}" for k, v in sorted(args.settings.items()))
     name = "time_to_quality" + ("-quick" if args.quick else "" if args.dataset == "mnist" else f"-{args.dataset}") + tag
-    args.results = (WORK if args.quick else RESULTS) / name
+    # a variant (--set) is a trial of a default, gathered by bench/gan_defaults.py: its report stays in the work folder
+    args.results = (WORK if args.quick or args.settings else RESULTS) / name
     work = WORK / "time_to_quality" / f"{args.dataset}{'-quick' if args.quick else ''}-t{args.threads}-s{args.seed}{tag}"
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "settings.json").write_text(json.dumps(args.settings))  # what bench/gan_defaults.py names the trial by
     started, load_start = time.time(), load_average()
     command = " ".join(shlex.quote(a) for a in [sys.executable.replace(str(ROOT.parent) + "/", "")] + sys.argv)
     notes: list[str] = []
@@ -418,7 +421,7 @@ def main() -> None:
                f"torch {torch.__version__}; load average (1/5/15 min) {load_start} at the start, {load_average()} at the end; "
                f"wall time {(time.time() - started) / 60:.1f} min (started {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}).  "]
     write_report(rows, args, headers, notes)
-    print(args.results.with_suffix(".md"))
+    print(args.results.with_name(args.results.name + ".md"))
 
 
 if __name__ == "__main__":
