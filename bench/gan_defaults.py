@@ -4,8 +4,10 @@ gathered into one table beside the defaults they would replace.
 Each trial is a time-to-quality run of one or more models with ``--set NAME=VALUE`` (e.g. ema=0.999,
 channels=64), scored at each budget on N = 10,000 samples with the shipped evaluator; its runs and results
 are kept in bench/_work/time_to_quality/<dataset>-t<threads>-s<seed>[-<settings>]/. This script trains
-nothing: it reads every such folder and writes bench/results/gan_defaults[-DATASET].md, one row per model,
-settings and budget, so that a default is changed only where its row says it helps.
+nothing: it reads every such folder (and, for the defaults, the committed results of time_to_quality.py)
+and writes bench/results/gan_defaults[-DATASET].md, one row per model, settings and budget, so that a
+default is changed only where its row says it helps. The table holds what is on disk when it is rerun;
+the trials written by hand under its reading are those whose folders are gone.
 
     python bench/time_to_quality.py --threads 1 --models dcgan --budgets 5 15 --data-dir ../shared/data/mnist
     python bench/time_to_quality.py --threads 1 --models dcgan --budgets 5 15 --data-dir ../shared/data/mnist --set ema=0.999
@@ -25,12 +27,13 @@ COLUMNS = ["model", "settings", "minutes", "steps", "epochs", "FD ↓", "precisi
            "class KL ↓", "label acc", "recognisable ↑"]
 
 
-def trials(dataset: str, threads: int, seed: int) -> list[tuple[str, Path]]:
-    """(settings as written in the folder's name, '' for the defaults; the folder), defaults first."""
+def trials(dataset: str, threads: int, seed: int) -> list[tuple[str, Path, Path]]:
+    """(settings as written in the folder's name, '' for the defaults; the run's folder; the folder of its
+    per-budget results), defaults first. The defaults' results are the committed ones of time_to_quality.py."""
     base = WORK / "time_to_quality"
     prefix = f"{dataset}-t{threads}-s{seed}"
-    found = [(d.name[len(prefix) + 1:], d) for d in sorted(base.glob(f"{prefix}*"))
-             if d.name == prefix or d.name.startswith(prefix + "-")]
+    found = [(d.name[len(prefix) + 1:], d, d / "results") for d in sorted(base.glob(f"{prefix}-*"))]
+    found.append(("", base / prefix, RESULTS / "time_to_quality" / prefix))
     return sorted(found, key=lambda t: (t[0] != "", t[0]))
 
 
@@ -56,8 +59,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     rows = []
-    for tag, folder in trials(args.dataset, args.threads, args.seed):
-        for f in sorted((folder / "results").glob("*.json")):
+    for tag, folder, results in trials(args.dataset, args.threads, args.seed):
+        for f in sorted(results.glob("*.json")):
             r = json.loads(f.read_text())
             rows.append({**r, "settings": settings_text(folder, tag)})
     if not rows:

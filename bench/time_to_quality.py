@@ -34,9 +34,13 @@ Loop overhead: the steps per second of latentlab's dcgan over the last budget ag
 
 Writes bench/results/time_to_quality[-DATASET].md, its .json, _fd.png (FD against minutes, log y) and
 _samples.png (the grids at 15 minutes, or the budget nearest it); --quick, and a variant of the defaults
-(--set), write them to bench/_work/ instead (bench/gan_defaults.py gathers the variants into one table). Each model's run, the bare loops' states and the result at every
-budget are kept in bench/_work/time_to_quality/<dataset>-t<threads>/: a rerun scores only the budgets
-that are missing, resuming each run at the last finished one.
+(--set), write them to bench/_work/ instead (bench/gan_defaults.py gathers the variants into one table).
+The result of every budget (a JSON row, with the load average when its training ended, and the grid at 15
+minutes) is kept in bench/results/time_to_quality/<dataset>-t<threads>-s<seed>/, which is committed; each
+model's run and the bare loops' states in bench/_work/time_to_quality/<dataset>-t<threads>-s<seed>/. A rerun
+scores only the budgets that are missing, resuming each run at the last finished one (or, where its run
+folder is gone, training it afresh to the missing budget), so the run can be done in parts, one model at
+a time, and assembled by a last invocation with every model.
 """
 from __future__ import annotations
 
@@ -215,8 +219,8 @@ def advance_latentlab(name: str, minutes: float, data, work: Path, seed: int,
     return done.model, {"steps": loop["step"], "seconds": loop["seconds"], "epochs": len(done.metrics)}
 
 
-def result_path(work: Path, name: str, minutes: float) -> Path:
-    return work / "results" / f"{name.replace(' ', '-')}-{minutes:g}min.json"
+def result_path(folder: Path, name: str, minutes: float) -> Path:
+    return folder / f"{name.replace(' ', '-')}-{minutes:g}min.json"
 
 
 def score_one(name: str, model, args, evaluator, edata, memo: dict, grid_path: Path | None) -> dict:
@@ -265,15 +269,15 @@ def write_report(rows: list[dict], args, headers: list[str], notes: list[str]) -
                   f"FD {ev.get('samples_fd_floor', float('nan')):.2f}, precision {ev.get('samples_precision_floor', float('nan')):.3f}, "
                   f"recall {ev.get('samples_recall_floor', float('nan')):.3f}; recognisable ceiling (test images) "
                   f"{ev['samples_recognisable_ceiling']:.3f}.", "",
-                  "| model | minutes | steps | epochs | FD ↓ | precision ↑ | recall ↑ | classes | class KL ↓ | label acc | recognisable ↑ |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| model | minutes | steps | epochs | FD ↓ | precision ↑ | recall ↑ | classes | class KL ↓ | label acc | recognisable ↑ | load |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for r in sorted(rows, key=lambda r: (args.models.index(r["name"]) if r["name"] in args.models else 99, r["minutes"])):
             lines.append(f"| {r['name']} | {r['minutes']:g} | {r['steps']} | {fmt(r.get('epochs'), 'd')} | {r['samples_fd']:.2f} | "
                          f"{r['samples_precision']:.3f} | {r['samples_recall']:.3f} | "
                          f"{fmt(r.get('samples_classes_covered'), 'd')}/{r.get('samples_classes', 10)} | "
                          f"{fmt(r.get('samples_class_kl'), '.3f')} | {fmt(r.get('samples_label_accuracy'), '.3f')} | "
-                         f"{r['samples_recognisable']:.3f} |")
-        lines.append("")
+                         f"{r['samples_recognisable']:.3f} | {r.get('load', '-')} |")
+        lines += ["", "load: the 1/5/15-minute load average of the machine when the budget's training ended.", ""]
         o = overhead(rows)
         if o is not None:
             ratio, ours, bare = o
@@ -308,7 +312,7 @@ def plot(rows: list[dict], args) -> list[str]:
     fig.savefig(fd, dpi=120)
     plt.close(fig)
     out = [fd.name]
-    grids = [(r["name"], Path(r["grid"])) for r in rows if r.get("grid") and Path(r["grid"]).exists()]
+    grids = [(r["name"], args.kept / r["grid"]) for r in rows if r.get("grid") and (args.kept / r["grid"]).exists()]
     if grids:
         from PIL import Image
         fig, axes = plt.subplots(1, len(grids), figsize=(2.2 * len(grids), 2.6), squeeze=False)
@@ -366,6 +370,8 @@ def main() -> None:
     args.results = (WORK if args.quick or args.settings else RESULTS) / name
     work = WORK / "time_to_quality" / f"{args.dataset}{'-quick' if args.quick else ''}-t{args.threads}-s{args.seed}{tag}"
     work.mkdir(parents=True, exist_ok=True)
+    # each budget's result: committed for the defaults, so that the run can be finished in parts
+    args.kept = work / "results" if args.quick or args.settings else RESULTS / "time_to_quality" / work.name
     (work / "settings.json").write_text(json.dumps(args.settings))  # what bench/gan_defaults.py names the trial by
     started, load_start = time.time(), load_average()
     command = " ".join(shlex.quote(a) for a in [sys.executable.replace(str(ROOT.parent) + "/", "")] + sys.argv)
@@ -387,7 +393,7 @@ def main() -> None:
     rows: list[dict] = []
     for minutes in args.budgets:  # every model at one budget before any at the next
         for model_name in args.models:
-            path = result_path(work, model_name, minutes)
+            path = result_path(args.kept, model_name, minutes)
             if path.exists():  # finished by an earlier invocation
                 rows.append(json.loads(path.read_text()))
                 continue
@@ -402,9 +408,10 @@ def main() -> None:
                 loop.advance(minutes)
                 model = PythaeSampler(loop.model) if model_name == PYTHAE else loop.model
                 where = {"steps": loop.steps, "seconds": loop.seconds, "epochs": loop.epoch}
-            grid = work / "grids" / f"{model_name.replace(' ', '-')}-{minutes:g}min.png" if minutes == grid_budget else None
-            result = score_one(model_name, model, args, evaluator, edata, memo, grid)
-            row = {"name": model_name, "minutes": minutes, **where, **result, "grid": str(grid) if grid else None}
+            load = load_average()  # when the budget's training ended
+            grid = f"{model_name.replace(' ', '-')}-{minutes:g}min.png" if minutes == grid_budget else None
+            result = score_one(model_name, model, args, evaluator, edata, memo, args.kept / grid if grid else None)
+            row = {"name": model_name, "minutes": minutes, **where, "load": load, **result, "grid": grid}
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(row))
             rows.append(row)

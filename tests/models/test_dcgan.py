@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import latentlab
+from latentlab.config import train_defaults
 from latentlab.errors import ConfigError
 from latentlab.models.dcgan import DCGAN, DCGANConfig
 
@@ -65,3 +66,10 @@ def test_images_too_small_for_two_strided_convs(tmp_path):
     np.save(tmp_path / "tiny.npy", np.random.rand(20, 3, 3).astype(np.float32))
     with pytest.raises(ConfigError, match="at least 4x4"):
         latentlab.train("dcgan", dataset=str(tmp_path / "tiny.npy"), epochs=1, out=str(tmp_path / "run"), progress=False)
+
+
+def test_training_defaults_are_the_measured_ones():
+    """Adam at 2e-3 with DCGAN's betas, 30 epochs (bench/gan_defaults.py); the MLP gan keeps the paper's 2e-4."""
+    d = train_defaults(DCGAN)
+    assert (d["lr"], d["beta1"], d["beta2"], d["epochs"]) == (2e-3, 0.5, 0.999, 30)
+    assert train_defaults(latentlab.models.get_model_class("gan"))["lr"] == 2e-4
