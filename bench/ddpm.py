@@ -317,6 +317,8 @@ def main() -> None:
                   time.perf_counter() - started)
     out = args.out_dir / f"{args.name}.md"
     out.write_text(text)
+    # the rows, for the time-to-quality figure (bench/time_to_quality.py draws DDPM's curve beside the GANs')
+    out.with_suffix(".json").write_text(json.dumps({"samples": args.samples, "rows": rows}, indent=1))
     print(text)
     print(f"wrote {out}")
 

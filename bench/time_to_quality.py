@@ -59,7 +59,7 @@ import torch
 import torch.nn.functional as F
 
 import latentlab
-from common import RESULTS, ROOT, WORK, load_average, parse_setting
+from common import RESULTS, ROOT, WORK, keep_reading, load_average, parse_setting
 from latentlab.config import TrainConfig, from_dict, train_defaults
 from latentlab.data import iterate_batches, load_dataset
 from latentlab.evaluation.classifier import evaluator_data, get_evaluator
@@ -290,7 +290,8 @@ def write_report(rows: list[dict], args, headers: list[str], notes: list[str]) -
     if notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     base.parent.mkdir(parents=True, exist_ok=True)
-    base.with_name(base.name + ".md").write_text("\n".join(lines))
+    md = base.with_name(base.name + ".md")
+    md.write_text(keep_reading(md, "\n".join(lines)))
     base.with_name(base.name + ".json").write_text(json.dumps({"headers": headers, "notes": notes, "rows": rows}, indent=1))
 
 
@@ -303,6 +304,13 @@ def plot(rows: list[dict], args) -> list[str]:
     for name in dict.fromkeys(r["name"] for r in rows):
         mine = sorted((r["minutes"], r["samples_fd"]) for r in rows if r["name"] == name)
         ax.plot(*zip(*mine), marker="o", label=name, linestyle="--" if name in BARE or name == PYTHAE else "-")
+    ddpm = RESULTS / ("ddpm.json" if args.dataset == "mnist" else f"ddpm-{args.dataset}.json")
+    if ddpm.is_file() and not args.quick:  # bench/ddpm.py's curve: CPU-minutes of one thread, fewer samples
+        saved = json.loads(ddpm.read_text())
+        mine = [(r["train_cpu_s"] / 60, r["samples"]["samples_fd"]) for r in saved["rows"].get("ddpm", [])]
+        if mine:
+            ax.plot(*zip(*mine), marker="s", linestyle=":", color="black",
+                    label=f"ddpm, DDIM (N = {saved['samples']:,}; bench/ddpm.py)")
     ax.axhline(rows[0].get("samples_fd_floor", float("nan")), color="grey", linewidth=0.8, label="floor")
     ax.set(xscale="log", yscale="log", xlabel="minutes of training", ylabel="FD (shipped evaluator)",
            title=f"Time to quality, {args.dataset}")
