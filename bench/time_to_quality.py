@@ -32,7 +32,7 @@ Loop overhead: the steps per second of latentlab's dcgan over the last budget ag
     python bench/time_to_quality.py --quick    (digits, budgets 0.05 and 0.1 min, dcgan, vae and the bare
                                                 loops, 500 samples: a smoke test of a minute or two)
 
-Writes bench/results/time_to_quality[-DATASET].md, its .json, _fd.png (FD against minutes, log y) and
+Writes bench/results/time_to_quality[-DATASET].md, _fd.png (FD against minutes, log y) and
 _samples.png (the grids at 15 minutes, or the budget nearest it); --quick, and a variant of the defaults
 (--set), write them to bench/_work/ instead (bench/gan_defaults.py gathers the variants into one table).
 The result of every budget (a JSON row, with the load average when its training ended, and the grid at 15
@@ -291,8 +291,7 @@ def write_report(rows: list[dict], args, headers: list[str], notes: list[str]) -
         lines += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     base.parent.mkdir(parents=True, exist_ok=True)
     md = base.with_name(base.name + ".md")
-    md.write_text(keep_reading(md, "\n".join(lines)))
-    base.with_name(base.name + ".json").write_text(json.dumps({"headers": headers, "notes": notes, "rows": rows}, indent=1))
+    md.write_text(keep_reading(md, "\n".join(lines)))  # the rows themselves are the kept per-budget results
 
 
 def plot(rows: list[dict], args) -> list[str]:
@@ -375,11 +374,12 @@ def main() -> None:
     tag = "".join(f"-{k}{v}" for k, v in sorted(args.settings.items()))
     name = "time_to_quality" + ("-quick" if args.quick else "" if args.dataset == "mnist" else f"-{args.dataset}") + tag
     # a variant (--set) is a trial of a default, gathered by bench/gan_defaults.py: its report stays in the work folder
-    args.results = (WORK if args.quick or args.settings else RESULTS) / name
+    trial = args.quick or bool(args.settings)  # not the defaults: kept in the work folder only
+    args.results = (WORK if trial else RESULTS) / name
     work = WORK / "time_to_quality" / f"{args.dataset}{'-quick' if args.quick else ''}-t{args.threads}-s{args.seed}{tag}"
     work.mkdir(parents=True, exist_ok=True)
     # each budget's result: committed for the defaults, so that the run can be finished in parts
-    args.kept = work / "results" if args.quick or args.settings else RESULTS / "time_to_quality" / work.name
+    args.kept = work / "results" if trial else RESULTS / "time_to_quality" / work.name
     (work / "settings.json").write_text(json.dumps(args.settings))  # what bench/gan_defaults.py names the trial by
     started, load_start = time.time(), load_average()
     command = " ".join(shlex.quote(a) for a in [sys.executable.replace(str(ROOT.parent) + "/", "")] + sys.argv)
