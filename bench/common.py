@@ -48,4 +48,5 @@ def keep_reading(out: Path, text: str) -> str:
     a rerun rewrites the tables but not what was written about them."""
     old = out.read_text() if out.is_file() else ""
     at = old.find(READING)
+    at = old.rfind("\n", 0, at) + 1 if at >= 0 else at  # from the start of its line: a heading's "## " too
     return text if at < 0 else text.rstrip("\n") + "\n\n" + old[at:].rstrip("\n") + "\n"

@@ -24,8 +24,8 @@ GANs (``--gans dcgan ...``): the same budgets, the same N, seed and scorer, each
 ``latentlab train`` defaults: the GAN curve beside the DDPM's on the same axes (ddpm_fd.png).
 
 Anchors: Ho et al. 2020 report FID 3.17 on CIFAR-10 (Inception features, 800k steps on TPUs): another
-feature space and scale. Same scorer, other N: bench/results/sample_quality.md, DCGAN FD 288.6 after
-1 CPU-minute (N = 10,000). Target (issue 14): FD against CPU-minutes beside the GANs' curve, and the
+feature space and scale. Same scorer, other N: bench/results/time_to_quality.md (every sampler at 1, 5,
+15 and 30 CPU-minutes, N = 10,000). Target (issue 14): FD against CPU-minutes beside the GANs' curve, and the
 sampling time per image of both samplers, on a stated budget.
 
     python bench/ddpm.py [--budgets 5 15 30 --samples 2000 --threads 2 --data-dir ../shared/data/mnist]
@@ -264,8 +264,8 @@ def report(args, rows: dict[str, list[dict]], made: list[str], command: str, loa
             lines.append(f"| {label} | {steps} | {s['samples_n']:,} | {s['samples_fd']:.2f} | {s['samples_precision']:.3f} | "
                          f"{s['samples_recall']:.3f} | {timing} |")
         lines += ["", f"FD is biased upwards at small N: compare the full chain ({m} images) with the DDIM row of the same N."]
-    lines += ["", "Same scorer elsewhere (N = 10,000, so lower FDs for the same model): `sample_quality.md`, DCGAN 288.6 "
-                  "and the MLP VAE 289.9 after 1 CPU-minute on MNIST.", ""]
+    lines += ["", "Same scorer elsewhere (N = 10,000, so lower FDs for the same model): `time_to_quality.md`, every "
+                  "sampler at its defaults after 1, 5, 15 and 30 CPU-minutes.", ""]
     lines += [f"Figures: {'; '.join(made)}."]
     return "\n".join(lines) + "\n"
 

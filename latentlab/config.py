@@ -36,6 +36,8 @@ class TrainConfig:
     data_dir: str | None = setting(None, "folder holding the dataset's files (else LATENTLAB_DATA, the cache, /usr/share/datasets)")
     image_size: int | None = setting(None, "resize images of a folder dataset to this square size")
     val_fraction: float = setting(0.1, "fraction of the training split held out for validation")
+    val_images: int = setting(1000, "held-out images scored by the validation after each epoch: the first N of the split, the "
+                                    "same every epoch (0: all of them); `latentlab eval` always scores the whole test split")
     labels: int | None = setting(None, "semi-supervised (sgan): keep the labels of only this many training images, balanced over "
                                        "the classes and chosen by seed; the others train unlabelled (label -1); "
                                        "validation and test keep theirs (default: every label)")
@@ -78,6 +80,8 @@ class TrainConfig:
             raise ConfigError(f"lr must be positive and finite, got {self.lr}")
         if not 0 <= self.val_fraction < 1:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.val_images < 0:
+            raise ConfigError(f"val_images must be >= 0 (0: validate on every held-out image), got {self.val_images}")
         if self.labels is not None and self.labels < 1:
             raise ConfigError(f"labels must be a positive number of labelled training images (at least one per class), "
                               f"got {self.labels}; leave it out to keep every label")

@@ -49,8 +49,9 @@ def test_adam_betas_are_settings_in_the_unit_interval():
 
 def test_train_defaults_are_trainconfig_defaults_with_the_models_overrides():
     from latentlab.models import get_model_class
-    plain = train_defaults(get_model_class("vae"))
+    plain = train_defaults(get_model_class("ae"))  # a model without overrides
     assert plain == {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    assert train_defaults(get_model_class("vae")) == {**plain, "epochs": 50}
     gan = train_defaults(get_model_class("gan"))
     assert (gan["lr"], gan["beta1"], gan["beta2"]) == (2e-4, 0.5, 0.999)  # DCGAN's
     assert {k: v for k, v in gan.items() if k not in ("lr", "beta1", "beta2")} == \

@@ -20,7 +20,6 @@ Training defaults: Adam with lr 2e-4 and betas (0.5, 0.999) (DCGAN, Radford et a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 
@@ -95,10 +94,6 @@ class AdversarialModel(GenerativeModel, LatentGenerator):
     then call ``init_fixed_noise``."""
 
     train_defaults = {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999}  # DCGAN (Radford et al. 2016, section 4)
-    # A GAN's validation loss (the discriminator's, on held-out images and as many fresh fakes) is a
-    # diagnostic, and its pass costs about two training steps per batch: the first 1000 held-out images
-    # give it at a sixth of the cost of MNIST's 6000 (bench/loop_overhead.py).
-    val_images: ClassVar[int | None] = 1000
 
     # --- the training loop's interface ------------------------------------------------
     def optimizer_groups(self) -> dict[str, list[torch.nn.Parameter]]:

@@ -39,9 +39,6 @@ class GenerativeModel(nn.Module):
     # This model's defaults for TrainConfig fields (e.g. GANs: lr 2e-4, Adam betas (0.5, 0.999)): the one
     # place a per-model training default lives; --help shows it and the API uses it (config.train_defaults).
     train_defaults: ClassVar[dict] = {}
-    # How many validation images the per-epoch validation pass scores (None: all of them); the test-set
-    # evaluation always scores the whole split.
-    val_images: ClassVar[int | None] = None
     eval_hint: ClassVar[str | None] = None  # set when `latentlab eval` cannot serve this model: what to run instead
 
     def __init__(self, cfg: Any, shape: tuple[int, int, int], num_classes: int | None = None):

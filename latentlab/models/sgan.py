@@ -120,8 +120,9 @@ class SGAN(AdversarialModel, SemiSupervised):
     Config = SGANConfig
     # Salimans et al.: batches of 100, Adam beta1 0.5, lr 0.003 with weight normalisation, decayed linearly to 0;
     # 100 epochs here (they train 300): 97.84% test accuracy with 100 labels over 3 seeds (see the docstring)
-    train_defaults = {**AdversarialModel.train_defaults, "lr": 3e-3, "batch_size": 100, "epochs": 100, "lr_schedule": "linear"}
-    val_images = None  # the validation accuracy is this model's figure: every held-out image
+    # val_images 0: the validation accuracy is this model's figure, on every held-out image
+    train_defaults = {**AdversarialModel.train_defaults, "lr": 3e-3, "batch_size": 100, "epochs": 100, "lr_schedule": "linear",
+                      "val_images": 0}
 
     def __init__(self, cfg: SGANConfig, shape: tuple[int, int, int], num_classes: int | None = None):
         super().__init__(cfg, shape, num_classes)

@@ -728,7 +728,7 @@ def end_epoch(model: GenerativeModel, data: datasets.Dataset, cfg: TrainConfig, 
         average.copy_changed(before, model)
         model = average.model.eval()
     if len(data.val):
-        split = data.val if model.val_images is None else data.val.first(model.val_images)  # the same images every epoch
+        split = data.val.first(cfg.val_images) if cfg.val_images else data.val  # the same images every epoch
         val = evaluate(model, split, cfg.batch_size, cfg.binarize == "dynamic", cfg.seed)
         row.update({f"val_{k}": v for k, v in dist.broadcast(val).items()})  # one decision for early stopping
     row["seconds"] = round(time.perf_counter() - started, 3)

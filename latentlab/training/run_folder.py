@@ -207,7 +207,9 @@ def write_checkpoint(run_dir: str | Path, weights: bytes, state: bytes, epoch: i
     run_dir = Path(run_dir)
     new = {WEIGHTS: weights, STATE: state, **({BEST: weights} if best else {})}
     old = read_manifest(run_dir)
-    parts = {name: _entry(data) for name, data in new.items()}
+    parts = {name: _entry(data) for name, data in new.items() if name != BEST}
+    if best:
+        parts[BEST] = parts[WEIGHTS]  # the same bytes: hashed once
     if not best and old is not None and BEST in old["parts"]:  # the best weights of an earlier epoch stay a part
         parts[BEST] = old["parts"][BEST]
     elif not best and old is None and (run_dir / BEST).is_file():  # those of a run folder of version 0.1

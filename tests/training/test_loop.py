@@ -10,7 +10,9 @@ import latentlab
 import importlib
 
 train_module = importlib.import_module("latentlab.training.loop")  # the module (latentlab.training.loop is also the function)
+from latentlab.config import train_defaults
 from latentlab.errors import ConfigError, TrainingDiverged
+from latentlab.models import get_model_class
 from latentlab.models.vae import VAE
 
 
@@ -84,16 +86,16 @@ def test_early_stopping(tmp_path, tiny, monkeypatch):
     assert len(run.metrics) == 3  # best at epoch 1, then two epochs without improvement
 
 
-def test_validation_scores_the_models_share_of_the_held_out_images(tmp_path, tiny, monkeypatch):
+def test_validation_scores_val_images_of_the_held_out_images(tmp_path, tiny, monkeypatch):
     seen = []
     real = VAE.evaluate
     monkeypatch.setattr(VAE, "evaluate", lambda self, x, y: seen.append(len(x)) or real(self, x, y))
-    latentlab.train("vae", out=str(tmp_path / "all"), **tiny)
+    latentlab.train("vae", out=str(tmp_path / "all"), val_images=0, **tiny)
     everything, seen[:] = sum(seen), []
-    monkeypatch.setattr(VAE, "val_images", 7)
-    run = latentlab.train("vae", out=str(tmp_path / "capped"), **tiny)
+    run = latentlab.train("vae", out=str(tmp_path / "capped"), val_images=7, **tiny)
     assert everything > 7 and sum(seen) == 7
     assert "val_loss" in run.metrics[-1]
+    assert train_defaults(get_model_class("sgan"))["val_images"] == 0  # its validation accuracy is its figure
 
 
 def test_resume_refuses_changed_architecture(tmp_path, tiny):
