@@ -16,6 +16,7 @@ with one latentlab line naming --resume, not torchrun's ChildFailedError traceba
 """
 from __future__ import annotations
 
+import atexit
 import datetime
 import math
 import os
@@ -65,6 +66,17 @@ def init(device: torch.device) -> None:
     except Exception as e:  # noqa: BLE001 (rendezvous errors come in many types)
         raise DistributedError(f"could not join the distributed job ({type(e).__name__}: {e}); check MASTER_ADDR/MASTER_PORT "
                                f"(torchrun --rdzv-endpoint) and that every node started") from e
+    atexit.register(leave)
+
+
+def leave() -> None:
+    """Leave the process group before the interpreter exits: its communication threads are joined here,
+    not torn down at shutdown (where gloo can abort the process with 'terminate called without an active exception')."""
+    if is_distributed():
+        try:
+            tdist.destroy_process_group()
+        except Exception:  # noqa: BLE001 (a group whose peers died cannot always be torn down; exiting is what is left)
+            pass
 
 
 def barrier() -> None:
