@@ -602,9 +602,9 @@ def loop(trainer: Trainer, data: datasets.Dataset, cfg: TrainConfig, run_dir: Pa
     n_batches = dist.num_batches(len(data.train), cfg.batch_size)
     total_steps = max(cfg.epochs * n_batches, 1)
     scheduled = cfg.lr_schedule != "constant"
-    clock = _Clock(state)
     with _StopFlag() as stop, events.EventLog(run_dir, state.step, enabled=rank0) as board, _drawn_at_end(pictures, stop):
         stop.run_dir = run_dir
+        clock = _Clock(state)  # started once the event file is open (importing TensorBoard is setup, not training)
         for epoch in range(state.epoch, cfg.epochs):
             if budget and clock.seconds() >= budget:  # a run resumed with the budget it already spent
                 return "time-budget"
