@@ -2,7 +2,7 @@
 the two samplers (issue 14).
 
 One run of ``latentlab.train("ddpm", seed=0)`` with the model's defaults (U-Net of 16 channels over 2
-levels, about 92k parameters; T = 1000, linear betas; Adam 2e-4, batch 128), stopped and scored at
+levels, about 92k parameters; T = 1000, linear betas; Adam 1e-3, batch 128), stopped and scored at
 cumulative training budgets of B CPU-minutes (default 5, 15, 30). CPU time is the process's (every
 thread, ``time.process_time``), counted while ``latentlab.train`` runs: the loop's validation pass and
 per-epoch pictures included, the scoring between budgets not. A CPU-time timer (``ITIMER_PROF``) sends
@@ -61,7 +61,7 @@ from latentlab.models import get_model_class
 from latentlab.training.run_folder import find_checkpoint, has_checkpoint
 from latentlab.viz.plots import pyplot, save_figure, save_grid
 
-from common import load_average, parse_setting  # noqa: E402  (bench/ is on sys.path)
+from common import keep_reading, load_average, parse_setting  # noqa: E402  (bench/ is on sys.path)
 
 ROOT = Path(__file__).resolve().parent
 WORK, RESULTS = ROOT / "_work", ROOT / "results"
@@ -316,7 +316,7 @@ def main() -> None:
     text = report(args, rows, made, " ".join(["python bench/ddpm.py", *sys.argv[1:]]), (load_start, load_average()),
                   time.perf_counter() - started)
     out = args.out_dir / f"{args.name}.md"
-    out.write_text(text)
+    out.write_text(keep_reading(out, text))  # a rerun keeps the paragraphs written about the figures
     # the rows, for the time-to-quality figure (bench/time_to_quality.py draws DDPM's curve beside the GANs')
     out.with_suffix(".json").write_text(json.dumps({"samples": args.samples, "rows": rows}, indent=1))
     print(text)
