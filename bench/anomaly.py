@@ -6,13 +6,15 @@ PyOD (benchmark only, not a latentlab dependency) runs on the same splits.
 
     python bench/anomaly.py --dataset mnist --seeds 0 1 --epochs 10
 
-Each run writes bench/_work/anomaly-DATASET.json and rewrites bench/results/anomaly.md
-from every such file present (so MNIST and Fashion-MNIST may run side by side).
+Each run writes bench/results/anomaly-DATASET.json and rewrites that dataset's section of
+bench/results/anomaly.md (the other dataset's section is kept as it is, so MNIST and Fashion-MNIST
+may run side by side). Run folders go to bench/_work/anomaly-DATASET-ARCH-SCORE-eEPOCHS/.
 """
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 import platform
 import sys
 import time
@@ -20,7 +22,7 @@ import time
 import numpy as np
 import torch
 
-from common import RESULTS, WORK, copy_figure, load_average
+from common import RESULTS, WORK, copy_figure, keep_reading, load_average
 
 # Published mean one-class ROC-AUC (%), same protocol.
 PUBLISHED = {
@@ -31,7 +33,11 @@ TARGET = {"mnist": 96.6, "fashion-mnist": 93.5}  # issue 13: keep MNIST's 96.6, 
 SCORE_TEXT = {"mse": "per-image mse of the reconstruction", "bce": "per-image BCE of the reconstruction",
               "knn": "mean distance of the latent mean to the 5 nearest latent means of the class's training images",
               "mse+knn": "the reconstruction mse and the mean distance of the latent mean to the 5 nearest latent means "
-                         "of the class's training images, each standardised on those images, summed"}
+                         "of the class's training images, each standardised on those images, summed",
+              "wmse": "the reconstruction residual weighted pixel by pixel by its spread over the class's training images",
+              "wmse+knn": "the reconstruction residual weighted pixel by pixel by its spread over the class's training "
+                          "images, and the mean distance of the latent mean to the 5 nearest latent means of those "
+                          "images, each standardised on them, summed"}
 MNIST_DIR = "../shared/data/mnist"
 
 
@@ -64,25 +70,54 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     from latentlab.analysis.anomaly import load_images, one_class
-    started = time.perf_counter()
+    started, load_start = time.perf_counter(), load_average()
     data_dir = MNIST_DIR if args.dataset == "mnist" else None
     data = load_images(args.dataset, data_dir)
     classes = list(range(len(data.classes)))
     settings = dict(arch=args.arch, latent_dim=args.latent_dim, hidden=512, epochs=args.epochs, batch_size=128)
     t = time.perf_counter()
-    ours = one_class("ae", args.dataset, WORK / f"anomaly-{args.dataset}", None, args.seeds, args.score,
-                     data_dir=data_dir, data=data, **settings)
-    ours_s = time.perf_counter() - t
+    kept = kept_result(args, len(classes))
+    if kept is not None:  # an earlier invocation trained and scored every run of this configuration
+        ours_auc, ours_score, ours_s = kept
+    else:
+        ours = one_class("ae", args.dataset, work_dir(args), None, args.seeds, args.score,
+                         data_dir=data_dir, data=data, **settings)
+        ours_auc, ours_score, ours_s = ours.auc, ours.score, time.perf_counter() - t
     t = time.perf_counter()
     pyod = {} if args.no_pyod else pyod_aucs(data, classes, args.seeds, args.epochs)
     pyod_s = time.perf_counter() - t
     record = {"command": "python " + " ".join([sys.argv[0], *sys.argv[1:]]), "dataset": args.dataset,
-              "seeds": args.seeds, "epochs": args.epochs, "settings": settings, "score": ours.score,
-              "classes": data.classes, "ours": {str(k): v for k, v in ours.auc.items()},
+              "seeds": args.seeds, "epochs": args.epochs, "settings": settings, "score": ours_score,
+              "classes": data.classes, "ours": {str(k): v for k, v in ours_auc.items()},
+              "ours_kept": kept is not None,
               "pyod": {str(k): v for k, v in pyod.items()}, "seconds": {"latentlab": ours_s, "pyod": pyod_s},
-              "wall_s": time.perf_counter() - started, "machine": machine(), "load": load_average()}
-    (WORK / f"anomaly-{args.dataset}.json").write_text(json.dumps(record, indent=1))
+              "wall_s": time.perf_counter() - started, "machine": machine(), "load": f"{load_start} at the start, {load_average()} at the end (1 / 5 / 15 min)",
+              "work": str(work_dir(args).relative_to(WORK))}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"anomaly-{args.dataset}.json").write_text(json.dumps(record, indent=1))
     write_markdown()
+
+
+def work_dir(args) -> Path:
+    """The run folders of one configuration (one_class refuses a folder that already holds its runs)."""
+    return WORK / f"anomaly-{args.dataset}-{args.arch}-{args.score}-e{args.epochs}"
+
+
+def kept_result(args, n_classes: int) -> tuple[dict[int, list[float]], str, float] | None:
+    """The AUCs, score and seconds of this configuration's runs when an earlier invocation finished them all
+    (its anomaly.json covers every class with these seeds), else None. The seconds run from the first run
+    folder's config to that table (wall time of the earlier invocation's latentlab part)."""
+    folder = work_dir(args)
+    path = folder / "anomaly.json"
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text())
+    auc = {int(k): v for k, v in saved["auc"].items()}
+    if saved["score"] != args.score or len(auc) != n_classes or any(len(v) != len(args.seeds) for v in auc.values()):
+        return None
+    started = min(p.stat().st_mtime for p in folder.glob("class-*/seed-*/run/config.json"))
+    print(f"{folder.name}: every run kept from an earlier invocation", flush=True)
+    return auc, saved["score"], path.stat().st_mtime - started
 
 
 def machine() -> str:
@@ -105,16 +140,25 @@ def write_markdown() -> None:
              "Protocol: train on the training images of one class, score the whole test split "
              "(that class normal, the other nine anomalous); ROC-AUC per normal class, mean ± std over seeds. "
              "All ten classes, every test image.\n"]
+    old = (RESULTS / "anomaly.md").read_text() if (RESULTS / "anomaly.md").is_file() else ""
     for name in ("mnist", "fashion-mnist"):
-        path = WORK / f"anomaly-{name}.json"
-        if not path.exists():
+        path = RESULTS / f"anomaly-{name}.json"
+        if not path.exists():  # measured before the records were kept: its section stays as it was
+            at = old.find(f"## {name}\n")
+            if at >= 0:
+                end = old.find("\n## ", at + 1)
+                parts.append(old[at:] if end < 0 else old[at:end])
             continue
         r = json.loads(path.read_text())
         st = r["settings"]
         parts.append(f"## {name}\n\n`{r['command']}`\n\n"
-                     f"Machine: {r['machine']}. Wall time {r['wall_s'] / 60:.1f} min (latentlab {r['seconds']['latentlab'] / 60:.1f} min, "
-                     f"PyOD {r['seconds']['pyod'] / 60:.1f} min) on a machine shared with other jobs "
-                     f"(load average {r.get('load', '15-25 on 2 cores')}): times are wall-clock under contention.\n\n"
+                     f"Machine: {r['machine']}. "
+                     + (f"latentlab {r['seconds']['latentlab'] / 60:.1f} min (its runs, kept from an earlier invocation of "
+                        f"the same command), PyOD {r['seconds']['pyod'] / 60:.1f} min; load average of this invocation "
+                        if r.get("ours_kept") else
+                        f"Wall time {r['wall_s'] / 60:.1f} min (latentlab {r['seconds']['latentlab'] / 60:.1f} min, "
+                        f"PyOD {r['seconds']['pyod'] / 60:.1f} min); load average ")
+                     + f"{r['load']}.\n\n"
                      f"latentlab: `ae` {st['arch']} ("
                      + (f"784-{st['hidden']}-{st['latent_dim']}" if st["arch"] == "mlp" else
                         f"conv, dense {st['hidden']}, latent {st['latent_dim']}")
@@ -132,12 +176,12 @@ def write_markdown() -> None:
         ours_mean = 100 * np.mean([np.mean(v) for v in r["ours"].values()])
         ref = "; ".join(f"{n}: {v}" for n, v in PUBLISHED[name])
         verdict = "met" if ours_mean >= TARGET[name] else "NOT met"
-        parts.append(f"Published means: {ref}. Target ≥ {TARGET[name]}: **{verdict}** ({ours_mean:.1f}).\n")
-        figures = [copy_figure(WORK / f"anomaly-{name}" / f, f"anomaly-{name}-{f}") for f in ("roc.png", "scores.png")]
+        parts.append(f"Published means: {ref}. Target ≥ {TARGET[name]}: **{verdict}** ({ours_mean:.2f}).\n")
+        figures = [copy_figure(WORK / r["work"] / f, f"anomaly-{name}-{f}") for f in ("roc.png", "scores.png")]
         parts.append("Figures (latentlab, first seed): " + ", ".join(f"[{f}]({f})" for f in figures if f) + "\n")
     text = "\n".join(parts)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "anomaly.md").write_text(text)
+    (RESULTS / "anomaly.md").write_text(keep_reading(RESULTS / "anomaly.md", text))
     print(text)
 
 

@@ -12,8 +12,13 @@ Scores, one per image:
     knn   a density fitted on the latent codes: the mean distance from the image's latent mean to the
           ``neighbors`` nearest latent means of the normal images given to ``fit`` (the k-NN density
           estimate falls as that distance grows); a normal image is not its own neighbour
-    mse+knn  the two together: each standardised by its mean and standard deviation over the normal
-          images, then summed (an image far from the normal codes or badly reconstructed scores high)
+    wmse  the reconstruction residual weighted pixel by pixel, (1/D) sum_i ((x_i - x_hat_i) / s_i)^2, with
+          s_i the standard deviation of pixel i's residual over the normal images given to ``fit`` plus
+          0.02: the negative log-likelihood, up to constants, of the residual under a diagonal Gaussian
+          fitted on the normal residuals (an error where normal images are always well reconstructed
+          counts more than one where they never are)
+    mse+knn, wmse+knn  the two parts together: each standardised by its mean and standard deviation over
+          the normal images, then summed (an image far from the normal codes or badly reconstructed scores high)
 
 The one-class protocol (``one_class``): train on one class of the training split,
 score the whole test split (that class normal, the others anomalous), ROC-AUC;
@@ -39,8 +44,10 @@ from latentlab.errors import LatentlabError
 from latentlab.models.base import ConditionalEncoder, Encoder, GenerativeModel, LikelihoodModel
 from latentlab.training.run_folder import note
 
-SCORES = ("auto", "mse", "bce", "elbo", "knn", "mse+knn")
-FITTED = ("knn", "mse+knn")  # scores measured against the normal images: they need ``fit`` before ``score``
+SCORES = ("auto", "mse", "bce", "elbo", "knn", "wmse", "mse+knn", "wmse+knn")
+FITTED = ("knn", "wmse", "mse+knn", "wmse+knn")  # scores measured against the normal images: ``fit`` before ``score``
+RESIDUAL_FLOOR = 0.02  # wmse: added to each pixel's residual standard deviation (intensities in [0, 1]), so that
+                       # pixels the normal images always reconstruct exactly do not divide by zero
 NORMAL = "normal.json"  # in a run folder trained by the one-class protocol: its dataset and normal class
 
 
@@ -114,7 +121,8 @@ class Detector:
         self.model = model.eval()
         self.neighbors = neighbors
         self._index = None  # knn scores: the nearest-neighbour index of the normal codes (set by fit)
-        self._scale: dict[str, tuple[float, float]] = {}  # mse+knn: mean and std of each part over the normal images
+        self._pixel_sd: torch.Tensor | None = None  # wmse: (C, H, W) residual std of the normal images + floor (fit)
+        self._scale: dict[str, tuple[float, float]] = {}  # two parts: mean and std of each over the normal images
         self.kind = resolve_score(model, score)
         self.contamination = contamination
         self.draws = draws
@@ -127,8 +135,8 @@ class Detector:
         x = torch.as_tensor(x, dtype=torch.float32)
         if self.kind not in FITTED:
             return self._per_image(x, self.kind)
-        if self._index is None:
-            raise LatentlabError(f"the {self.kind} score measures distances to the normal images' codes: call "
+        if self.threshold_ is None:
+            raise LatentlabError(f"the {self.kind} score is measured against the normal images: call "
                                  "fit(normal_images) first")
         return self._combine(self._parts(x))
 
@@ -146,16 +154,28 @@ class Detector:
             out.append(s.cpu())
         return torch.cat(out).double().numpy()
 
-    def _parts(self, x: torch.Tensor, codes: np.ndarray | None = None, leave_one_out: bool = False) -> dict[str, np.ndarray]:
-        """The (N,) parts of a fitted score: knn, the mean distance from each image's latent mean (``codes`` when
-        given) to its nearest normal codes, itself left out when ``leave_one_out`` (x are the fitted normal
-        images); and for mse+knn the reconstruction error."""
+    @torch.no_grad()
+    def _residuals(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) x - x_hat, computed batch by batch."""
+        return torch.cat([b - self.model.reconstruct(b.to(self.model.device)).cpu() for b in x.split(self.batch_size)])
+
+    def _parts(self, x: torch.Tensor, codes: np.ndarray | None = None, leave_one_out: bool = False,
+               residuals: torch.Tensor | None = None) -> dict[str, np.ndarray]:
+        """The (N,) parts of a fitted score, by name: knn, the mean distance from each image's latent mean
+        (``codes`` when given) to its nearest normal codes, itself left out when ``leave_one_out`` (x are the
+        fitted normal images); mse; wmse (from ``residuals`` when given)."""
         from latentlab.analysis.cluster import latent_codes
-        codes = latent_codes(self.model, x, self.batch_size) if codes is None else codes  # (N, latent)
-        dist, _ = self._index.kneighbors(codes, self.neighbors + leave_one_out)  # (N, neighbors [+ 1])
-        parts = {"knn": dist[:, int(leave_one_out):].mean(1)}
-        if self.kind == "mse+knn":
-            parts["mse"] = self._per_image(x, "mse")
+        parts = {}
+        for name in self.kind.split("+"):
+            if name == "knn":
+                codes = latent_codes(self.model, x, self.batch_size) if codes is None else codes  # (N, latent)
+                dist, _ = self._index.kneighbors(codes, self.neighbors + leave_one_out)  # (N, neighbors [+ 1])
+                parts["knn"] = dist[:, int(leave_one_out):].mean(1)
+            elif name == "wmse":
+                r = self._residuals(x) if residuals is None else residuals  # (N, C, H, W)
+                parts["wmse"] = (r / self._pixel_sd).pow(2).flatten(1).mean(1).double().numpy()
+            else:
+                parts[name] = self._per_image(x, name)
         return parts
 
     def _combine(self, parts: dict[str, np.ndarray]) -> np.ndarray:
@@ -166,17 +186,27 @@ class Detector:
 
     def fit(self, x: torch.Tensor | np.ndarray) -> "Detector":
         """Score normal images and put the threshold at their (1 - contamination) quantile; the knn scores first
-        index the normal images' latent codes (each normal image is scored without itself)."""
+        index the normal images' latent codes (each normal image is scored without itself), wmse first measures
+        the spread of their residuals pixel by pixel."""
         x = torch.as_tensor(x, dtype=torch.float32)
         if self.kind in FITTED:
             from sklearn.neighbors import NearestNeighbors
             from latentlab.analysis.cluster import latent_codes
-            if len(x) <= self.neighbors:
-                raise LatentlabError(f"the {self.kind} score needs more than neighbors = {self.neighbors} normal images "
-                                     f"to fit on, got {len(x)}: give more images or fewer neighbors")
-            codes = latent_codes(self.model, x, self.batch_size)  # (N, latent): encoded once, indexed and scored
-            self._index = NearestNeighbors().fit(codes)
-            parts = self._parts(x, codes, leave_one_out=True)
+            names = self.kind.split("+")
+            codes = residuals = None
+            if "knn" in names:
+                if len(x) <= self.neighbors:
+                    raise LatentlabError(f"the {self.kind} score needs more than neighbors = {self.neighbors} normal "
+                                         f"images to fit on, got {len(x)}: give more images or fewer neighbors")
+                codes = latent_codes(self.model, x, self.batch_size)  # (N, latent): encoded once, indexed and scored
+                self._index = NearestNeighbors().fit(codes)
+            if "wmse" in names:
+                if len(x) < 2:
+                    raise LatentlabError(f"the {self.kind} score measures the spread of the normal images' residuals: "
+                                         f"fit it on at least 2 images, got {len(x)}")
+                residuals = self._residuals(x)  # (N, C, H, W)
+                self._pixel_sd = residuals.std(0) + RESIDUAL_FLOOR  # (C, H, W)
+            parts = self._parts(x, codes, leave_one_out=True, residuals=residuals)
             self._scale = {k: (float(v.mean()), float(v.std()) or 1.0) for k, v in parts.items()}
             self.decision_scores_ = self._combine(parts)
         else:

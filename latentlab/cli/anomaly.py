@@ -45,6 +45,11 @@ def register(sub: argparse._SubParsersAction, help: str) -> None:
     p.set_defaults(func=run)
 
 
+SCORE_HELP = ("mse or bce reconstruction error; elbo: negative ELBO (VAEs); knn: mean distance of the latent mean to the "
+              "5 nearest codes of the normal images; wmse: the residual weighted by each pixel's spread over the normal "
+              "images; mse+knn, wmse+knn: both parts, standardised and summed; auto (default): elbo for a VAE, else mse")
+
+
 def model_parser(name: str) -> argparse.ArgumentParser:
     """The options of `latentlab anomaly MODEL`: the protocol's, then the model's training settings."""
     from latentlab.analysis.anomaly import SCORES
@@ -56,9 +61,7 @@ def model_parser(name: str) -> argparse.ArgumentParser:
                    help="normal class(es) to run (default: every class)")
     g.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="S", help="training seeds per class (default: 0)")
     g.add_argument("--score", choices=SCORES, default="auto",
-                   help="mse or bce reconstruction error; elbo: negative ELBO (VAEs); knn: mean distance of the latent mean to "
-                        "the 5 nearest codes of the normal images; mse+knn: both, standardised and summed; auto "
-                        "(default): elbo for a VAE, else mse")
+                   help=SCORE_HELP)
     g.add_argument("--draws", type=int, default=10, help="samples of z per image for the ELBO score (default: 10)")
     g.add_argument("--contamination", type=float, default=0.1, help="expected share of anomalies: sets the threshold (default: 0.1)")
     g.add_argument("--out", default="anomaly", help="folder for the table, plots and the runs (default: anomaly)")
@@ -80,9 +83,7 @@ def run_parser(folder: str) -> argparse.ArgumentParser:
                    help="the class the run treats as normal, for ROC-AUC (default: the class `latentlab anomaly MODEL` "
                         "trained the run on; none for other runs)")
     r.add_argument("--score", choices=SCORES, default="auto",
-                   help="mse or bce reconstruction error; elbo: negative ELBO (VAEs); knn: mean distance of the latent mean to "
-                        "the 5 nearest codes of the normal images; mse+knn: both, standardised and summed; auto "
-                        "(default): elbo for a VAE, else mse")
+                   help=SCORE_HELP)
     r.add_argument("--draws", type=int, default=10, help="samples of z per image for the ELBO score (default: 10)")
     r.add_argument("--seed", type=int, default=0, help="seed of the ELBO's draws (default: 0)")
     r.add_argument("--n", type=int, default=16, help="images in each grid (default: 16)")

@@ -103,6 +103,27 @@ def test_mse_plus_knn_sums_the_parts_standardised_on_the_normal_images(runs):
     assert both.labels_.mean() == pytest.approx(0.1, abs=0.01)
 
 
+def test_wmse_weights_each_pixel_by_the_spread_of_the_normal_residuals(runs):
+    ae, _, data = runs
+    normal, x = data.train.x[:200], torch.cat([data.test.x[:20], 1 - data.test.x[:20]])
+    det = anomaly.Detector(ae, score="wmse").fit(normal)
+    with torch.no_grad():
+        r_n, r_x = normal - ae.reconstruct(normal), x - ae.reconstruct(x)  # (N, C, H, W)
+    sd = r_n.std(0) + anomaly.RESIDUAL_FLOOR  # (C, H, W)
+    np.testing.assert_allclose(det.score(x), (r_x / sd).pow(2).flatten(1).mean(1).numpy(), rtol=1e-4)
+    np.testing.assert_allclose(det.decision_scores_, (r_n / sd).pow(2).flatten(1).mean(1).numpy(), rtol=1e-4)
+    assert (det.score(x)[20:] > det.score(x)[:20]).mean() > 0.8  # inverted digits reconstruct badly
+    both = anomaly.Detector(ae, score="wmse+knn").fit(normal)
+    knn = anomaly.Detector(ae, score="knn").fit(normal)
+    w_n, w_x = det.decision_scores_, det.score(x)
+    expected = (w_x - w_n.mean()) / w_n.std() + (knn.score(x) - knn.decision_scores_.mean()) / knn.decision_scores_.std()
+    np.testing.assert_allclose(both.score(x), expected, rtol=1e-4)
+    with pytest.raises(LatentlabError, match=r"call fit\(normal_images\) first"):
+        anomaly.Detector(ae, score="wmse").score(x)
+    with pytest.raises(LatentlabError, match="at least 2 images"):
+        anomaly.Detector(ae, score="wmse").fit(normal[:1])
+
+
 def test_knn_scores_need_fit_and_enough_normal_images(runs):
     ae, _, data = runs
     with pytest.raises(LatentlabError, match=r"call fit\(normal_images\) first"):
