@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 import platform
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -91,7 +91,8 @@ def main() -> None:
               "classes": data.classes, "ours": {str(k): v for k, v in ours_auc.items()},
               "ours_kept": kept is not None,
               "pyod": {str(k): v for k, v in pyod.items()}, "seconds": {"latentlab": ours_s, "pyod": pyod_s},
-              "wall_s": time.perf_counter() - started, "machine": machine(), "load": f"{load_start} at the start, {load_average()} at the end (1 / 5 / 15 min)",
+              "wall_s": time.perf_counter() - started, "machine": machine(),
+              "load": f"{load_start} at the start, {load_average()} at the end (1 / 5 / 15 min)",
               "work": str(work_dir(args).relative_to(WORK))}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"anomaly-{args.dataset}.json").write_text(json.dumps(record, indent=1))

@@ -29,8 +29,9 @@ The defaults are sized for a CPU: a U-Net of 16 channels over 2 levels (about 92
 images go 28 -> 14 -> 7), whose 64 DDIM samples of 50 steps take seconds; the full chain takes T = 1000
 network passes. Adam runs at 1e-3 rather than Ho et al.'s 2e-4 (see ``train_defaults``). Left out of their
 recipe: dropout, attention layers, gradient clipping, and by default the exponential moving average of the
-weights (the training setting ``ema``; on MNIST it helps after a few thousand steps and hurts before). The loss is not a likelihood: compare DDPM with the other models
-by their samples (Frechet distance, precision/recall), not by the loss.
+weights (the training setting ``ema``; on MNIST it helps after a few thousand steps and hurts before).
+The loss is not a likelihood: compare DDPM with the other models by their samples (Frechet distance,
+precision/recall), not by the loss.
 """
 from __future__ import annotations
 
